@@ -1,0 +1,48 @@
+"""Multi-head self-attention with a padding mask."""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from bertlab.encoder.common import compute_dtype, dense
+from bertlab.encoder.config import EncoderConfig
+
+
+class SelfAttention(nn.Module):
+  """Returns the attention block's output projection (before residual and LayerNorm).
+
+  Inference, and training without attention dropout, go through
+  `jax.nn.dot_product_attention` (XLA or cuDNN fused kernels). The references drop out
+  attention probabilities while training, which that API cannot do, so that case computes
+  the softmax explicitly.
+  """
+
+  config: EncoderConfig
+
+  @nn.compact
+  def __call__(self, x_BxLxH, mask_BxL, deterministic: bool = True):
+    cfg = self.config
+    n, d = cfg.num_heads, cfg.head_dim
+    proj = lambda name: dense(cfg, (n, d), ("embed", "heads", "kv"), name)
+    q_BxLxNxD = proj("query")(x_BxLxH)
+    k_BxLxNxD = proj("key")(x_BxLxH)
+    v_BxLxNxD = proj("value")(x_BxLxH)
+    # Keys that are padding are never attended to.
+    key_mask_Bx1x1xL = mask_BxL[:, None, None, :].astype(bool)
+
+    if deterministic or cfg.attention_dropout == 0.0:
+      out_BxLxNxD = jax.nn.dot_product_attention(
+          q_BxLxNxD, k_BxLxNxD, v_BxLxNxD, mask=key_mask_Bx1x1xL, implementation=None)
+    else:
+      logits_BxNxLxL = jnp.einsum("bqnd,bknd->bnqk", q_BxLxNxD, k_BxLxNxD) / jnp.sqrt(d).astype(
+          q_BxLxNxD.dtype)
+      logits_BxNxLxL = jnp.where(key_mask_Bx1x1xL, logits_BxNxLxL,
+                                 jnp.finfo(logits_BxNxLxL.dtype).min)
+      probs_BxNxLxL = jax.nn.softmax(logits_BxNxLxL.astype(jnp.float32), axis=-1).astype(
+          compute_dtype(cfg))
+      probs_BxNxLxL = nn.Dropout(cfg.attention_dropout)(probs_BxNxLxL, deterministic=False)
+      out_BxLxNxD = jnp.einsum("bnqk,bknd->bqnd", probs_BxNxLxL, v_BxLxNxD)
+
+    chex.assert_equal_shape([out_BxLxNxD, q_BxLxNxD])
+    return dense(cfg, cfg.hidden_size, ("heads", "kv", "embed"), "out", axis=(-2, -1))(out_BxLxNxD)

@@ -1,0 +1,45 @@
+"""The layer stack under `nn.scan`, with ALBERT's cross-layer parameter sharing.
+
+Every sharing mode is one construction: an outer scan over G weight groups (parameters
+stacked on a leading `layers` axis of size G) around an inner scan that applies a group's
+weights R = num_layers / G times (parameters broadcast). BERT: G = L, R = 1. ALBERT "all":
+G = 1, R = L. ALBERT `num_hidden_groups` = G: layer i uses group i // R, as the reference.
+Compile time does not grow with depth, and shared weights are never copied.
+"""
+
+import chex
+import flax.linen as nn
+
+from bertlab.encoder.common import layer_norm
+from bertlab.encoder.config import EncoderConfig
+from bertlab.encoder.layer import Layer
+
+
+class Stack(nn.Module):
+  config: EncoderConfig
+
+  @nn.compact
+  def __call__(self, x_BxLxH, mask_BxL, deterministic: bool = True):
+    cfg = self.config
+    body = nn.remat(Layer, prevent_cse=False) if cfg.remat else Layer
+    repeat = cfg.num_layers // cfg.num_groups
+    group = nn.scan(
+        body,
+        variable_broadcast="params",  # one set of weights, applied `repeat` times
+        split_rngs={"params": False, "dropout": True},
+        in_axes=(nn.broadcast,),
+        length=repeat,
+    )
+    groups = nn.scan(
+        group,
+        variable_axes={"params": 0},  # G sets of weights, stacked
+        split_rngs={"params": True, "dropout": True},
+        in_axes=(nn.broadcast,),
+        length=cfg.num_groups,
+        metadata_params={nn.PARTITION_NAME: "layers"},
+    )
+    y_BxLxH, _ = groups(cfg, deterministic, name="layers")(x_BxLxH, mask_BxL)
+    if cfg.pre_layer_norm:
+      y_BxLxH = layer_norm(cfg, "final_norm")(y_BxLxH)
+    chex.assert_equal_shape([x_BxLxH, y_BxLxH])
+    return y_BxLxH

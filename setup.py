@@ -1,0 +1,47 @@
+"""bertlab: BERT, ALBERT, RoBERTa, ELECTRA and SpanBERT in JAX/Flax."""
+
+from setuptools import find_packages, setup
+
+# Ranges are those resolved together and tested on CPU (see ../shared/DESIGN.md §5);
+# upper bounds stop a minor release with breaking API changes from landing silently.
+INSTALL_REQUIRES = [
+    "jax[cpu]>=0.10.2,<0.11",
+    "flax>=0.12.8,<0.13",
+    "optax>=0.2.8,<0.3",
+    "orbax-checkpoint>=0.12.8,<0.13",
+    "chex>=0.1.92,<0.2",
+    "ml_collections>=1.1.0,<2",
+    "tokenizers>=0.23.3,<0.24",
+    "sentencepiece>=0.2.3,<0.3",
+    "safetensors>=0.5,<1",
+    "grain>=0.2.18,<0.3",
+    "tensorflow-datasets>=4.9.10,<4.10",
+    # tensorflow-datasets imports these without declaring them.
+    "importlib_resources>=6",
+    "dill>=0.3",
+    "numpy>=2,<3",
+    "tqdm>=4.66",
+    "absl-py>=2",
+    "tensorboardX>=2.6",
+]
+
+EXTRAS_REQUIRE = {
+    # Reference implementations for parity tests; torch pinned to the CPU wheel on disk
+    # (a looser range pulls a multi-GB CUDA build).
+    "test": [
+        "pytest>=8",
+        "torch==2.13.0",
+        "transformers>=5,<6",
+    ],
+    "tf": ["tensorflow>=2.18"],
+}
+
+setup(
+    name="bertlab",
+    version="0.1.0",
+    description="BERT-family encoders (BERT, ALBERT, RoBERTa, ELECTRA, SpanBERT) in JAX/Flax",
+    packages=find_packages(include=["bertlab", "bertlab.*"]),
+    python_requires=">=3.10",
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+)
