@@ -1,0 +1,60 @@
+"""Losses and metrics of the pretraining objectives. All reductions in float32."""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def _safe_div(a, b):
+  return a / jnp.maximum(b, 1e-9)
+
+
+def masked_lm(logits_BxPxV, ids_BxP, weights_BxP):
+  """Mean cross-entropy over real prediction slots (weight 1), and accuracy.
+
+  Padding slots carry weight 0, so any token id, including 0, is a valid target
+  (unlike `labels > 0` conventions that drop token id 0).
+  """
+  logits = logits_BxPxV.astype(jnp.float32)
+  w = weights_BxP.astype(jnp.float32)
+  ce_BxP = optax.softmax_cross_entropy_with_integer_labels(logits, ids_BxP)
+  n = w.sum()
+  loss = _safe_div((ce_BxP * w).sum(), n)
+  acc = _safe_div(((logits.argmax(-1) == ids_BxP) * w).sum(), n)
+  return loss, {"loss": loss, "accuracy": acc, "count": n}
+
+
+def sentence_pair(logits_Bx2, labels_B):
+  """NSP / SOP: mean cross-entropy over the batch, and accuracy."""
+  logits = logits_Bx2.astype(jnp.float32)
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels_B).mean()
+  acc = (logits.argmax(-1) == labels_B).mean()
+  return loss, {"loss": loss, "accuracy": acc}
+
+
+def replaced_token_detection(logits_BxL, replaced_BxL, mask_BxL):
+  """ELECTRA's RTD: sigmoid cross-entropy averaged over non-pad tokens.
+
+  Also accuracy, and precision/recall of the 'replaced' class (prediction = logit > 0).
+  """
+  logits = logits_BxL.astype(jnp.float32)
+  y = replaced_BxL.astype(jnp.float32)
+  m = mask_BxL.astype(jnp.float32)
+  n = m.sum()
+  loss = _safe_div((optax.sigmoid_binary_cross_entropy(logits, y) * m).sum(), n)
+  pred = (logits > 0).astype(jnp.float32)
+  tp = (pred * y * m).sum()
+  metrics = {
+      "loss": loss,
+      "accuracy": _safe_div(((pred == y) * m).sum(), n),
+      "precision": _safe_div(tp, (pred * m).sum()),
+      "recall": _safe_div(tp, (y * m).sum()),
+      "replaced_fraction": _safe_div((y * m).sum(), n),
+  }
+  return loss, metrics
+
+
+def gumbel_max_sample(key, logits_xV, temperature=1.0):
+  """One token per row from softmax(logits / T) by the Gumbel-max trick, no gradient."""
+  logits = jax.lax.stop_gradient(logits_xV.astype(jnp.float32)) / temperature
+  return jax.random.categorical(key, logits, axis=-1)
