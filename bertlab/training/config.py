@@ -1,0 +1,161 @@
+"""The pretraining config: its schema, defaults, and validation before anything compiles.
+
+Config files (configs/*.py) start from `pretrain_config(family, model=PRESET)` and set the
+paper's hyperparameters; `validate` rejects any key the schema does not have, naming the
+nearest valid one, and any value the encoder or optimizer would reject.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+import ml_collections
+
+from bertlab.encoder import EncoderConfig, presets
+from bertlab.objectives.registry import DEFAULT_MASKING, FAMILIES
+from bertlab.training import optimizers
+
+MASKING = ("token", "whole_word", "ngram", "span", "electra")
+TOKENIZERS = ("wordpiece", "sentencepiece", "bpe")
+DEFAULT_TOKENIZER = {"bert": "wordpiece", "albert": "sentencepiece", "roberta": "bpe",
+                     "electra": "wordpiece", "spanbert": "wordpiece"}
+
+
+def _encoder_dict(cfg: EncoderConfig) -> ml_collections.ConfigDict:
+  d = dataclasses.asdict(cfg)
+  d["embedding_size"] = d["embedding_size"] or 0  # 0 = same as hidden (ConfigDict keeps types)
+  return ml_collections.ConfigDict(d)
+
+
+def pretrain_config(family: str, model: str, generator: str | None = None,
+                    generator_fraction: float | None = None) -> ml_collections.ConfigDict:
+  """Defaults for `family` with the encoder preset `model` (and ELECTRA's generator).
+
+  `generator_fraction` scales the discriminator's hidden size, FFN size and heads
+  (ELECTRA Table 6: 1/4 small and large, 1/3 base) when no generator preset is named.
+  """
+  if family not in FAMILIES:
+    raise ValueError(f"family: {family!r} is not one of {FAMILIES}")
+  enc = presets.get(model)
+  c = ml_collections.ConfigDict()
+  c.family = family
+  c.model = _encoder_dict(enc)
+  c.generator = ml_collections.ConfigDict()
+  if family == "electra":
+    if generator:
+      gen = presets.get(generator)
+    else:
+      f = generator_fraction or 0.25
+      gen = enc.replace(hidden_size=max(int(enc.hidden_size * f), 1),
+                        intermediate_size=max(int(enc.intermediate_size * f), 1),
+                        num_heads=max(int(enc.num_heads * f), 1))
+    c.generator = _encoder_dict(gen.replace(embedding_size=enc.embed_dim, use_pooler=False))
+
+  c.objective = ml_collections.ConfigDict(dict(
+      masking=DEFAULT_MASKING[family],
+      mask_prob=0.15,           # all five papers
+      max_predictions=20,       # BERT at seq 128; ~ mask_prob * seq_len in general
+      rtd_weight=50.0,          # ELECTRA λ
+      temperature=1.0,          # ELECTRA sampling temperature
+      sbo_max_targets=15,       # SpanBERT
+      sbo_position_dim=200,     # SpanBERT
+  ))
+  c.data = ml_collections.ConfigDict(dict(
+      corpus="",                # comma-separated files/globs; "" = the built-in default corpus
+      tfds_name="",             # e.g. "wikipedia/20230601.en" (read with tfds.data_source)
+      tfds_split="train",
+      one_doc_per_line=False,
+      tokenizer=DEFAULT_TOKENIZER[family],
+      tokenizer_dir="",         # load from here; "" = train on the corpus into the workdir
+      lowercase=True,
+      max_seq_len=128,
+      cache_dir="",             # "" = WORKDIR/cache
+      eval_fraction=0.02,       # held-out slice of instances for periodic evaluation
+      dynamic_masking=True,     # RoBERTa; False = static masks drawn once per instance
+  ))
+  c.optimizer = ml_collections.ConfigDict(dict(
+      name="adamw", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.01,
+      warmup_steps=10_000, schedule="linear", power=1.0, end_lr_ratio=0.0, clip_norm=1.0,
+      max_consecutive_bad_steps=10,
+  ))
+  c.batch_size = 256            # global, over all hosts and devices
+  c.grad_accum_steps = 1
+  c.total_steps = 1_000_000
+  c.seed = 0
+  c.mesh_shape = (-1, 1, 1)     # (data, fsdp, tensor); -1 = the rest of the devices
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 3
+  c.log_every_steps = 50
+  c.eval_every_steps = 1000
+  c.eval_batches = 10
+  c.progress_bar = True
+  return c
+
+
+def _walk(cfg, prefix=""):
+  for k, v in cfg.items():
+    if isinstance(v, ml_collections.ConfigDict):
+      yield from _walk(v, f"{prefix}{k}.")
+    else:
+      yield f"{prefix}{k}", v
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raise ValueError on an unknown key (naming the nearest valid one) or a bad value."""
+  if "family" not in config or config.family not in FAMILIES:
+    raise ValueError(f"config.family must be one of {FAMILIES}, got {config.get('family')!r}")
+  reference = pretrain_config(config.family, "bert-tiny" if config.family != "electra"
+                              else "electra-small")
+  known = dict(_walk(reference))
+  for key, value in _walk(config):
+    if key.startswith("generator.") and config.family == "electra":
+      pass
+    elif key not in known:
+      close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+      raise ValueError(f"unknown config key {key!r}" + (f"; did you mean {close[0]!r}?" if close
+                                                        else f"; valid keys: {sorted(known)}"))
+    if key in known and known[key] is not None and value is not None:
+      want = type(known[key])
+      if want is float and isinstance(value, int) and not isinstance(value, bool):
+        continue
+      if not isinstance(value, want) and not (want is tuple and isinstance(value, list)):
+        raise ValueError(f"config.{key}: expected {want.__name__}, got {value!r}")
+  for key in known:
+    if not key.startswith("generator.") and key not in dict(_walk(config)):
+      raise ValueError(f"config is missing key {key!r} (start from pretrain_config())")
+  encoder_config(config.model, "model")
+  if config.family == "electra":
+    encoder_config(config.generator, "generator")
+  if config.objective.masking not in MASKING:
+    raise ValueError(f"config.objective.masking: {config.objective.masking!r} is not one of "
+                     f"{MASKING}")
+  if config.data.tokenizer not in TOKENIZERS:
+    raise ValueError(f"config.data.tokenizer: {config.data.tokenizer!r} is not one of "
+                     f"{TOKENIZERS}")
+  if config.optimizer.name not in optimizers.OPTIMIZERS:
+    raise ValueError(f"config.optimizer.name: {config.optimizer.name!r} is not one of "
+                     f"{optimizers.OPTIMIZERS}")
+  if config.optimizer.schedule not in optimizers.SCHEDULES:
+    raise ValueError(f"config.optimizer.schedule: {config.optimizer.schedule!r} is not one of "
+                     f"{optimizers.SCHEDULES}")
+  for key in ("batch_size", "total_steps", "checkpoint_every_steps", "log_every_steps",
+              "grad_accum_steps", "keep_checkpoints", "eval_every_steps"):
+    if config[key] <= 0:
+      raise ValueError(f"config.{key}: must be positive, got {config[key]}")
+  if config.data.max_seq_len > encoder_config(config.model, "model").max_length:
+    raise ValueError(f"config.data.max_seq_len {config.data.max_seq_len} exceeds the model's "
+                     f"{encoder_config(config.model, 'model').max_length} positions")
+  if not 0 < config.objective.mask_prob < 1:
+    raise ValueError(f"config.objective.mask_prob: must lie in (0, 1), got "
+                     f"{config.objective.mask_prob}")
+
+
+def encoder_config(d: ml_collections.ConfigDict, where: str) -> EncoderConfig:
+  """EncoderConfig from a config section; its errors name the section."""
+  fields = d.to_dict()
+  fields["embedding_size"] = fields.get("embedding_size") or None
+  try:
+    return EncoderConfig.from_dict(fields)
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"config.{where}: {e}") from e

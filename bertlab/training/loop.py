@@ -1,0 +1,115 @@
+"""The training loop: resume, step, log, evaluate, checkpoint; generic over model and data.
+
+`train_iter` yields host-local batches (dicts of numpy arrays) and has JSON-serialisable
+`get_state()` / `set_state()`; with the train state they make a run resumable exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+
+from bertlab.training import optimizers
+from bertlab.training.checkpoint import Checkpointer
+from bertlab.training.metrics_writer import MetricsWriter
+from bertlab.training.step import CompiledSteps
+
+log = logging.getLogger(__name__)
+
+
+class BadStepsError(RuntimeError):
+  pass
+
+
+def place(batch: dict, sharding) -> dict:
+  """Host-local numpy batch -> global jax arrays split over the mesh's data axes."""
+  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+          for k, v in batch.items()}
+
+
+class _StopFlag:
+  """SIGTERM (pre-emption, `kill`) asks the loop to save and exit at the next step boundary."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, self._handle)
+
+  def _handle(self, signum, frame):
+    self.requested = True
+
+  def restore(self):
+    signal.signal(signal.SIGTERM, self._previous)
+
+
+def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
+        flops_per_step: float = 0.0, peak_flops: float = 0.0, tokens_per_step: int = 0,
+        echo=print):
+  """Train until config.total_steps; return (final state, last logged metrics)."""
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
+  writer = MetricsWriter(workdir)
+  restored = ckpt.restore_latest(steps.abstract_state, steps.state_shardings)
+  if restored is not None:
+    state, data_state, step = restored
+    if "iterator" in data_state:
+      train_iter.set_state(data_state["iterator"])
+    echo(f"resumed from step {step} in {ckpt.directory}")
+  else:
+    state, step = steps.init(), 0
+  stop = _StopFlag()
+  progress = None
+  if config.progress_bar and jax.process_index() == 0:
+    from tqdm import tqdm
+    progress = tqdm(total=config.total_steps, initial=step, unit="step", dynamic_ncols=True)
+  guard_every = max(1, min(config.log_every_steps, config.optimizer.max_consecutive_bad_steps))
+  last, t0, steps_since = {}, time.perf_counter(), 0
+  try:
+    while step < config.total_steps:
+      batch = place(next(train_iter), steps.batch_sharding)
+      state, metrics = steps.train(state, batch)
+      step += 1
+      steps_since += 1
+      if step % guard_every == 0 or step == config.total_steps:
+        consecutive, total = (int(x) for x in optimizers.bad_step_counts(state.opt_state))
+        if consecutive >= config.optimizer.max_consecutive_bad_steps:
+          raise BadStepsError(
+              f"{consecutive} consecutive steps had non-finite gradients (last at step {step}; "
+              f"{total} skipped in all); lower the learning rate or use float32 compute. "
+              f"The last good checkpoint is in {ckpt.directory}")
+      if step % config.log_every_steps == 0 or step == config.total_steps:
+        m = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        dt = time.perf_counter() - t0
+        m["steps_per_s"] = steps_since / dt
+        m["tokens_per_s"] = tokens_per_step * steps_since / dt
+        if flops_per_step and peak_flops:
+          m["mfu"] = flops_per_step * steps_since / dt / (peak_flops * jax.device_count())
+        writer.write(step, m)
+        last = m
+        if progress is not None:
+          progress.set_postfix(loss=f"{m['loss']:.3f}", tok_s=f"{m['tokens_per_s']:.0f}")
+        t0, steps_since = time.perf_counter(), 0
+      if eval_batches and (step % config.eval_every_steps == 0 or step == config.total_steps):
+        ev = [jax.device_get(steps.eval(state.params, place(b, steps.batch_sharding)))
+              for b in eval_batches]
+        writer.write(step, {k: np.mean([float(e[k]) for e in ev]) for k in ev[0]}, "eval_")
+        t0 = time.perf_counter()
+      if progress is not None:
+        progress.update(1)
+      if step % config.checkpoint_every_steps == 0 or step == config.total_steps or stop.requested:
+        ckpt.save(step, state, {"iterator": train_iter.get_state()},
+                  force=stop.requested or step == config.total_steps)
+      if stop.requested:
+        echo(f"SIGTERM: saved step {step} to {ckpt.directory}; exiting")
+        break
+  finally:
+    stop.restore()
+    ckpt.close()
+    writer.close()
+    if progress is not None:
+      progress.close()
+  return state, last
