@@ -68,6 +68,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       one_doc_per_line=False,
       tokenizer=DEFAULT_TOKENIZER[family],
       tokenizer_dir="",         # load from here; "" = train on the corpus into the workdir
+      vocab_size=30522,         # when training a tokenizer; must not exceed model.vocab_size
       lowercase=True,
       max_seq_len=128,
       cache_dir="",             # "" = WORKDIR/cache
@@ -79,6 +80,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       warmup_steps=10_000, schedule="linear", power=1.0, end_lr_ratio=0.0, clip_norm=1.0,
       max_consecutive_bad_steps=10,
   ))
+  c.data.vocab_size = enc.vocab_size
   c.batch_size = 256            # global, over all hosts and devices
   c.grad_accum_steps = 1
   c.total_steps = 1_000_000
