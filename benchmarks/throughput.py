@@ -52,6 +52,7 @@ def synthetic_batch(cfg, batch, seq, max_pred, seed=0):
   b["sop_label"] = b["nsp_label"]
   b["sbo_left"] = np.maximum(b["mlm_positions"] - 1, 0)
   b["sbo_right"] = np.minimum(b["mlm_positions"] + 1, seq - 1)
+  b["sbo_weights"] = b["mlm_weights"]
   return b
 
 

@@ -5,7 +5,7 @@ returns `(loss, metrics)`. Batch keys (all int32 unless noted):
   input_ids, attention_mask, token_type_ids        [B, L]  (input_ids already masked)
   mlm_positions, mlm_ids, mlm_weights (float32)    [B, P]  P = max_predictions_per_seq
   nsp_label (BERT) / sop_label (ALBERT)            [B]
-  sbo_left, sbo_right, sbo_rel (SpanBERT)          [B, P]
+  sbo_left, sbo_right, sbo_rel, sbo_weights (f32)  [B, P]  (SpanBERT; see masking_span.py)
 ELECTRA (electra.py) reads the same MLM keys and needs a "sampling" RNG.
 """
 
@@ -67,8 +67,9 @@ class MaskedLmModel(nn.Module):
       loss = loss + pair_loss
       metrics.update({f"{self.pair_task}_{k}": v for k, v in pair_m.items()})
     if self.sbo is not None:
-      # SpanBERT: loss = MLM / n_tokens + SBO / n_pairs; pairs beyond max_targets are dropped.
-      w = batch["mlm_weights"] * (batch["sbo_rel"] < self.sbo_max_targets)
+      # SpanBERT: loss = MLM / n_tokens + SBO / n_pairs. The masking marks which slots are
+      # pairs (boundaries inside the sequence, first max_targets tokens of a span).
+      w = batch["sbo_weights"] * (batch["sbo_rel"] < self.sbo_max_targets)
       sbo_logits = self.sbo(out["hidden"], batch["sbo_left"], batch["sbo_right"],
                             batch["sbo_rel"], self.encoder.attend)
       sbo_loss, sbo_m = losses.masked_lm(sbo_logits, batch["mlm_ids"], w)
@@ -111,4 +112,5 @@ def zeros_like_batch(batch_size: int, seq_len: int, max_predictions: int) -> dic
       "nsp_label": z(batch_size), "sop_label": z(batch_size),
       "sbo_left": z(batch_size, max_predictions), "sbo_right": z(batch_size, max_predictions),
       "sbo_rel": z(batch_size, max_predictions),
+      "sbo_weights": jnp.zeros((batch_size, max_predictions), jnp.float32),
   }

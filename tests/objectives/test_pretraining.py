@@ -26,6 +26,7 @@ def _batch():
   b["sop_label"] = jnp.array([1, 0])
   b["sbo_left"] = jnp.array([[0, 2, 0], [1, 5, 0]])
   b["sbo_right"] = jnp.array([[2, 4, 0], [3, 7, 0]])
+  b["sbo_weights"] = b["mlm_weights"]
   return b
 
 
