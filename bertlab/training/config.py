@@ -69,7 +69,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       tokenizer=DEFAULT_TOKENIZER[family],
       tokenizer_dir="",         # load from here; "" = train on the corpus into the workdir
       vocab_size=30522,         # when training a tokenizer; must not exceed model.vocab_size
-      lowercase=True,
+      lowercase=family not in ("roberta", "spanbert"),  # byte BPE and SpanBERT are cased
       max_seq_len=128,
       cache_dir="",             # "" = WORKDIR/cache
       eval_fraction=0.02,       # held-out slice of instances for periodic evaluation
