@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
+import jax
 import ml_collections
 
 from bertlab.encoder import EncoderConfig, presets
 from bertlab.objectives.registry import DEFAULT_MASKING, FAMILIES
 from bertlab.training import optimizers
+from bertlab.training.mesh import resolve_shape
 
 MASKING = ("token", "whole_word", "ngram", "span", "electra")
 TOKENIZERS = ("wordpiece", "sentencepiece", "bpe")
@@ -148,6 +150,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.data.max_seq_len > encoder_config(config.model, "model").max_length:
     raise ValueError(f"config.data.max_seq_len {config.data.max_seq_len} exceeds the model's "
                      f"{encoder_config(config.model, 'model').max_length} positions")
+  resolve_shape(config.mesh_shape, jax.device_count())
   if not 0 < config.objective.mask_prob < 1:
     raise ValueError(f"config.objective.mask_prob: must lie in (0, 1), got "
                      f"{config.objective.mask_prob}")

@@ -1,0 +1,62 @@
+"""Bad configs fail before anything compiles, with the nearest valid key named."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bertlab.training import config as config_lib
+from bertlab.training.tiny import tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize("family", ["bert", "albert", "roberta", "electra", "spanbert"])
+def test_paper_and_tiny_configs_validate(family):
+  config_lib.validate(tiny_config(family))
+
+
+def test_every_config_file_validates():
+  import importlib.util
+  for name in sorted(os.listdir(os.path.join(ROOT, "configs"))):
+    if name.endswith(".py"):
+      spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(ROOT, "configs", name))
+      module = importlib.util.module_from_spec(spec)
+      spec.loader.exec_module(module)
+      config_lib.validate(module.get_config())
+
+
+@pytest.mark.parametrize("mutate,msg", [
+    (lambda c: c.optimizer.__setitem__("learning_rat", 1.0), "did you mean 'optimizer.learning_rate'"),
+    (lambda c: c.model.__setitem__("num_heads", 5), "config.model: EncoderConfig.hidden_size"),
+    (lambda c: c.objective.__setitem__("masking", "spans"), "objective.masking"),
+    (lambda c: c.__setitem__("batch_size", 0), "batch_size"),
+    (lambda c: c.data.__setitem__("max_seq_len", 4096), "exceeds the model's"),
+    (lambda c: c.optimizer.__setitem__("name", "adam"), "optimizer.name"),
+    (lambda c: c.__setitem__("mesh_shape", (1, 1)), "mesh_shape: expected 3 sizes"),
+    (lambda c: c.__setitem__("mesh_shape", (4, 1, 1)), "needs 4 devices"),
+])
+def test_bad_values_are_named(mutate, msg):
+  c = tiny_config("bert")
+  with c.unlocked():
+    mutate(c)
+  with pytest.raises(ValueError, match=msg):
+    config_lib.validate(c)
+
+
+def test_cli_unknown_key_names_nearest_and_exits_cleanly(tmp_path):
+  out = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
+                        "--config", os.path.join(ROOT, "configs/tiny/bert.py"),
+                        "--workdir", str(tmp_path), "--config.batch_sze=3"],
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0
+  assert "batch_size" in out.stderr and "Traceback" not in out.stderr
+  assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_cli_without_workdir_prints_usage(tmp_path):
+  out = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
+                        "--config", os.path.join(ROOT, "configs/tiny/bert.py")],
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0 and "usage" in out.stderr
