@@ -183,6 +183,8 @@ def main(argv=None):
   logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
   logging.getLogger("bertlab").setLevel(logging.INFO)  # ours at INFO; libraries' chatter off
   if fl.num_processes and fl.num_processes > 1:
+    # CPU hosts need a collectives backend across processes; accelerators bring their own.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=fl.coordinator_address,
                                num_processes=fl.num_processes, process_id=fl.process_id)
   try:
