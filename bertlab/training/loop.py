@@ -50,7 +50,9 @@ class _StopFlag:
 def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
         flops_per_step: float = 0.0, peak_flops: float = 0.0, tokens_per_step: int = 0,
         echo=print):
-  """Train until config.total_steps; return (final state, last logged metrics)."""
+  """Train until config.total_steps; return (final state, last logged metrics).
+
+  Ends with one line: the first and last logged loss and MLM accuracy."""
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
   writer = MetricsWriter(workdir)
   restored = ckpt.restore_latest(steps.abstract_state, steps.state_shardings)
@@ -67,7 +69,7 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
     from tqdm import tqdm
     progress = tqdm(total=config.total_steps, initial=step, unit="step", dynamic_ncols=True)
   guard_every = max(1, min(config.log_every_steps, config.optimizer.max_consecutive_bad_steps))
-  last, t0, steps_since = {}, time.perf_counter(), 0
+  first, last, t0, steps_since = {}, {}, time.perf_counter(), 0
   try:
     while step < config.total_steps:
       batch = place(next(train_iter), steps.batch_sharding)
@@ -89,7 +91,7 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
         if flops_per_step and peak_flops:
           m["mfu"] = flops_per_step * steps_since / dt / (peak_flops * jax.device_count())
         writer.write(step, m)
-        last = m
+        first, last = first or m, m
         if progress is not None:
           progress.set_postfix(loss=f"{m['loss']:.3f}", tok_s=f"{m['tokens_per_s']:.0f}")
         t0, steps_since = time.perf_counter(), 0
@@ -112,4 +114,9 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
     writer.close()
     if progress is not None:
       progress.close()
+  if first and last and jax.process_index() == 0:
+    acc = [k for k in last if k.endswith("mlm_accuracy")]
+    echo(f"step {step}: loss {first['loss']:.3f} -> {last['loss']:.3f}"
+         + "".join(f"; {k} {first[k]:.3f} -> {last[k]:.3f}" for k in acc)
+         + f"; checkpoints in {ckpt.directory}; metrics in {writer.path}")
   return state, last
