@@ -56,12 +56,20 @@ def synthetic_batch(cfg, batch, seq, max_pred, seed=0):
   return b
 
 
-def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=None):
-  family = family_of(preset)
+def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=None,
+               family=None, generator_fraction=None):
+  family = family or family_of(preset)
   cfg = presets.get(preset, dtype=dtype)
+  if family in ("bert", "albert") and not cfg.use_pooler:
+    cfg = cfg.replace(use_pooler=True)  # NSP/SOP read the pooled [CLS] state
   gen = None
   if family == "electra":
-    gen = presets.get(generator or f"{preset}-generator", dtype=dtype)
+    if generator_fraction:  # ELECTRA Table 6: hidden, FFN and heads scaled by the fraction
+      f = generator_fraction
+      gen = cfg.replace(hidden_size=int(cfg.hidden_size * f), num_heads=max(1, int(
+          cfg.num_heads * f)), intermediate_size=int(cfg.intermediate_size * f))
+    else:
+      gen = presets.get(generator or f"{preset}-generator", dtype=dtype)
   model = build_model(family, cfg, gen)
   opt = ml_collections.ConfigDict(dict(
       name="adamw", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.01,
@@ -150,6 +158,11 @@ def main(argv=None):
   ap.add_argument("--max-predictions", type=int, default=None,
                   help="MLM positions per sequence (default: 15 %% of seq, as BERT)")
   ap.add_argument("--generator", default=None, help="ELECTRA generator preset")
+  ap.add_argument("--generator-fraction", type=float, default=None,
+                  help="ELECTRA generator as this fraction of the discriminator (paper: 0.25)")
+  ap.add_argument("--family", default=None,
+                  help="objectives to train (default: the preset's family), e.g. bert on "
+                       "electra-small's encoder for a same-size comparison")
   ap.add_argument("--reference", choices=["hf"], default=None)
   ap.add_argument("--peak-size", type=int, default=2048)
   ap.add_argument("--json", default=None)
@@ -158,10 +171,11 @@ def main(argv=None):
   dt = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
   peak = flops_lib.measure_matmul_peak(args.peak_size, dt)
   ours = bench_ours(args.preset, args.batch, args.seq, args.dtype, args.steps, args.warmup,
-                    max_pred, args.generator)
+                    max_pred, args.generator, args.family, args.generator_fraction)
   ours["mfu"] = ours["model_flops_per_step"] / (ours["step_ms"] / 1e3) / (
       peak * jax.device_count())
-  result = {"preset": args.preset, "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
+  result = {"preset": args.preset, "family": args.family or family_of(args.preset),
+            "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
             "max_predictions": max_pred, "device": str(jax.devices()[0].device_kind),
             "n_devices": jax.device_count(), "matmul_peak_flops": peak, **ours}
   rows = [("bertlab", ours)]
