@@ -57,7 +57,7 @@ def synthetic_batch(cfg, batch, seq, max_pred, seed=0):
 
 
 def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=None,
-               family=None, generator_fraction=None):
+               family=None, generator_fraction=None, compile_only=False):
   family = family or family_of(preset)
   cfg = presets.get(preset, dtype=dtype)
   if family in ("bert", "albert") and not cfg.use_pooler:
@@ -79,6 +79,8 @@ def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=Non
   host = synthetic_batch(cfg, batch, seq, max_pred)
   built = step_lib.build(model, tx, lr, mesh, host, seed=0)
   compiled, compile_s, cost = step_lib.compile_ahead(built, host)
+  if compile_only:
+    return {"compile_s": compile_s, "xla_flops_per_step": float(cost.get("flops", 0.0))}
   state = built.init()
   b = place(host, built.batch_sharding)
   times = []
@@ -165,9 +167,20 @@ def main(argv=None):
                        "electra-small's encoder for a same-size comparison")
   ap.add_argument("--reference", choices=["hf"], default=None)
   ap.add_argument("--peak-size", type=int, default=2048)
+  ap.add_argument("--compile-only", action="store_true",
+                  help="only lower and compile the train step; report its compile time")
   ap.add_argument("--json", default=None)
   args = ap.parse_args(argv)
   max_pred = args.max_predictions or max(1, round(0.15 * args.seq))
+  if args.compile_only:
+    r = bench_ours(args.preset, args.batch, args.seq, args.dtype, 0, 0, max_pred, args.generator,
+                   args.family, args.generator_fraction, compile_only=True)
+    print(f"{args.preset} batch {args.batch} seq {args.seq} {args.dtype}: train step compiled "
+          f"in {r['compile_s']:.1f} s")
+    if args.json:
+      with open(args.json, "w") as f:
+        json.dump({"preset": args.preset, **r}, f, indent=2)
+    return r
   dt = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
   peak = flops_lib.measure_matmul_peak(args.peak_size, dt)
   ours = bench_ours(args.preset, args.batch, args.seq, args.dtype, args.steps, args.warmup,
