@@ -1,7 +1,13 @@
 """Fixtures of the data tests."""
 
 import pytest
-from datahelpers import corpus_text
+import os
+import sys
+
+# Test helpers live beside this file (pytest runs in importlib mode: no implicit sys.path).
+sys.path.insert(0, os.path.dirname(__file__))
+
+from datahelpers import corpus_text  # noqa: E402
 
 
 @pytest.fixture
