@@ -44,8 +44,11 @@ def synthetic_batch(cfg, batch, seq, max_pred, seed=0):
   rng = np.random.default_rng(seed)
   b = {k: np.array(v) for k, v in zeros_like_batch(batch, seq, max_pred).items()}
   b["input_ids"] = rng.integers(5, cfg.vocab_size, (batch, seq)).astype(np.int32)
-  b["mlm_positions"] = np.sort(rng.choice(np.arange(1, seq), (batch, max_pred)), -1).astype(
-      np.int32)
+  if max_pred >= seq:  # logits at every position, as the reference implementations compute
+    b["mlm_positions"] = np.tile(np.arange(max_pred, dtype=np.int32) % seq, (batch, 1))
+  else:
+    b["mlm_positions"] = np.stack([np.sort(rng.choice(np.arange(1, seq), max_pred, replace=False))
+                                   for _ in range(batch)]).astype(np.int32)
   b["mlm_ids"] = rng.integers(5, cfg.vocab_size, (batch, max_pred)).astype(np.int32)
   b["mlm_weights"] = np.ones((batch, max_pred), np.float32)
   b["nsp_label"] = rng.integers(0, 2, batch).astype(np.int32)
