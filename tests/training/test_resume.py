@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CFG = os.path.join(ROOT, "tests", "training", "small_cfg.py")
 
 
-def _cmd(workdir, tok, steps=60, *extra):
+def _cmd(workdir, tok, steps=30, *extra):
   return [sys.executable, os.path.join(ROOT, "train.py"), f"--config={CFG}:bert",
           f"--workdir={workdir}", f"--config.data.tokenizer_dir={tok}",
           f"--config.total_steps={steps}", "--config.checkpoint_every_steps=10", *extra]
@@ -51,7 +51,7 @@ def _start_and_signal(cmd, workdir, sig, after_step=10, timeout=300):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-  """An uninterrupted 60-step run (it also trains the shared tokenizer)."""
+  """An uninterrupted 30-step run (it also trains the shared tokenizer)."""
   root = tmp_path_factory.mktemp("resume")
   tok, ref = str(root / "tok"), str(root / "ref")
   out = subprocess.run(_cmd(ref, tok), env=_env(), capture_output=True, text=True, timeout=600)
@@ -65,11 +65,11 @@ def test_sigkill_then_restart_is_bitwise_identical(reference):
   code, _ = _start_and_signal(_cmd(run, tok), run, signal.SIGKILL)
   assert code == -signal.SIGKILL
   steps = sorted(int(s) for s in os.listdir(os.path.join(run, "checkpoints")) if s.isdigit())
-  assert steps and steps[-1] < 60, steps  # killed mid-way
+  assert steps and steps[-1] < 30, steps  # killed mid-way
   out = subprocess.run(_cmd(run, tok), env=_env(), capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   assert f"resumed from step {steps[-1]}" in out.stdout
-  for a, b in zip(_flat(_params(ref, 60)), _flat(_params(run, 60))):
+  for a, b in zip(_flat(_params(ref, 30)), _flat(_params(run, 30))):
     np.testing.assert_array_equal(a, b)
   # The losses logged after the resume equal the uninterrupted run's.
   def losses(d):
@@ -89,7 +89,7 @@ def test_sigterm_saves_and_exits_then_resumes(reference):
     assert os.path.isdir(os.path.join(run, "checkpoints", str(saved)))
   out = subprocess.run(_cmd(run, tok), env=_env(), capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
-  for a, b in zip(_flat(_params(ref, 60)), _flat(_params(run, 60))):
+  for a, b in zip(_flat(_params(ref, 30)), _flat(_params(run, 30))):
     np.testing.assert_array_equal(a, b)
 
 
@@ -97,15 +97,15 @@ def test_corrupt_latest_checkpoint_falls_back_to_previous(reference):
   root, tok, ref = reference
   run = str(root / "corrupt")
   shutil.copytree(ref, run)
-  shutil.rmtree(os.path.join(run, "checkpoints", "60"))
-  # Damage step 50: truncate every file of its state.
-  for dirpath, _, files in os.walk(os.path.join(run, "checkpoints", "50", "state")):
+  shutil.rmtree(os.path.join(run, "checkpoints", "30"))
+  # Damage step 20: truncate every file of its state.
+  for dirpath, _, files in os.walk(os.path.join(run, "checkpoints", "20", "state")):
     for f in files:
       with open(os.path.join(dirpath, f), "r+b") as fh:
         fh.truncate(7)
   out = subprocess.run(_cmd(run, tok), env=_env(), capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
-  assert "checkpoint at step 50" in out.stderr and "cannot be restored" in out.stderr
-  assert "resumed from step 40" in out.stdout
-  for a, b in zip(_flat(_params(ref, 60)), _flat(_params(run, 60))):
+  assert "checkpoint at step 20" in out.stderr and "cannot be restored" in out.stderr
+  assert "resumed from step 10" in out.stdout
+  for a, b in zip(_flat(_params(ref, 30)), _flat(_params(run, 30))):
     np.testing.assert_array_equal(a, b)
