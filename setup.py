@@ -32,6 +32,10 @@ EXTRAS_REQUIRE = {
         "pytest>=8",
         "torch==2.13.0",
         "transformers>=5,<6",
+        # Executing examples/quickstart.ipynb in tests.
+        "nbclient>=0.10,<0.12",
+        "nbformat>=5.10,<6",
+        "ipykernel>=6.29,<8",
     ],
     "tf": ["tensorflow>=2.18"],
 }

@@ -26,7 +26,7 @@ from bertlab.convert.hf_config import FAMILIES, encoder_config_from_hf, hf_confi
 from bertlab.encoder import EncoderConfig
 from bertlab.objectives.electra import ElectraForPretraining
 from bertlab.objectives.pretraining import (AlbertForPretraining, BertForPretraining,
-                                            RobertaForPretraining)
+                                            MaskedLmModel, RobertaForPretraining)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,18 @@ ARCHITECTURES = {
         + (("sop_classifier.classifier", ("pair", "classifier"), "dense"),),
         tied=(("predictions.decoder.weight", "albert.embeddings.word_embeddings.weight"),
               ("predictions.decoder.bias", "predictions.bias"))),
+    # MLM alone (the `architectures` of bert-base-uncased and albert-base-v2; SpanBERT exports
+    # here, as transformers has no SBO head): no pooler, no sentence-pair head.
+    "BertForMaskedLM": Architecture(
+        "bert", MaskedLmModel,
+        _mlm("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm",
+             "cls.predictions"),
+        tied=(("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
+              ("cls.predictions.decoder.bias", "cls.predictions.bias")), pooler=False),
+    "AlbertForMaskedLM": Architecture(
+        "albert", MaskedLmModel, _mlm("predictions.dense", "predictions.LayerNorm", "predictions"),
+        tied=(("predictions.decoder.weight", "albert.embeddings.word_embeddings.weight"),
+              ("predictions.decoder.bias", "predictions.bias")), pooler=False),
     "RobertaForMaskedLM": Architecture(
         "roberta", RobertaForPretraining,
         _mlm("lm_head.dense", "lm_head.layer_norm", "lm_head"),
@@ -143,7 +155,8 @@ def load_pretraining(path: str):
   """(family, model, params) of the HF pretraining checkpoint directory `path`.
 
   config.json `architectures` picks the class: BertForPreTraining, AlbertForPreTraining,
-  RobertaForMaskedLM, ElectraForMaskedLM or ElectraForPreTraining (see `pretraining_from_hf`).
+  BertForMaskedLM, AlbertForMaskedLM, RobertaForMaskedLM, ElectraForMaskedLM or
+  ElectraForPreTraining (see `pretraining_from_hf`).
   """
   hf_config = checkpoint_io.read_config(path)
   name = _architecture(hf_config)

@@ -1,0 +1,285 @@
+"""`bertlab.load(path)`: any checkpoint as one object to use from a notebook, on CPU or not.
+
+  m = bertlab.load("runs/tiny_bert")        # our workdir, our converted layout, or an HF dir
+  m.encode(["a text", ...])                 # {"hidden": [N, L, H], "mask": [N, L], ...}
+  m.embed(texts, pooling="mean")            # [N, H]
+  m.fill_mask("Paris is the [MASK] of France.")   # needs an MLM head
+  m.classify(texts)                         # needs a fine-tuned sequence classifier
+
+Every helper runs one jit'ed function over batches padded to bucketed shapes (see
+`bertlab.inference`), so repeated calls reuse a few compiled programs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bertlab import inference
+from bertlab.convert.bundle import Bundle, build, describe
+from bertlab.encoder import Encoder
+from bertlab.objectives.electra import ElectraForPretraining
+from bertlab.objectives.pretraining import MaskedLmModel
+from bertlab.tasks.models import TaskModel
+
+MASK_PLACEHOLDERS = ("[MASK]", "<mask>")  # accepted in fill_mask whatever the vocabulary
+
+
+def load(path: str, *, dtype: str = "float32", batch_size: int = 32, encoder_only: bool = False,
+         step: int | None = None, seed: int | None = None) -> LoadedModel:
+  """Loads a checkpoint directory: our pretraining or fine-tuning workdir, a directory
+  `python -m bertlab.convert import` wrote, or a Hugging Face one (see
+  `bertlab.convert.sources`). dtype: compute dtype (params stay float32). batch_size: texts
+  per forward pass. step / seed: which checkpoint of a run (default newest / median)."""
+  from bertlab.convert.sources import load_bundle
+
+  bundle = load_bundle(path, encoder_only=encoder_only, step=step, seed=seed)
+  return LoadedModel(bundle, dtype=dtype, batch_size=batch_size)
+
+
+def load_tokenizer(directory: str):
+  """Our Tokenizer from a checkpoint's files, also as Hugging Face ships them: casing from
+  tokenizer_config.json, and SentencePiece's own .model where tokenizer.json holds the
+  Unigram conversion (albert-base-v2) that the wrapper does not read."""
+  import json
+  import os
+
+  from bertlab.data.tokenizers import META_FILE, SP_FILE, Tokenizer
+
+  if os.path.isfile(os.path.join(directory, META_FILE)):
+    return Tokenizer.load(directory)
+  config_file = os.path.join(directory, "tokenizer_config.json")
+  config = {}
+  if os.path.isfile(config_file):
+    with open(config_file, encoding="utf-8") as f:
+      config = json.load(f)
+  lower = config.get("do_lower_case")
+  try:
+    return Tokenizer.load(directory, lowercase=lower)
+  except ValueError:
+    if not os.path.isfile(os.path.join(directory, SP_FILE)):
+      raise
+    keep = config.get("keep_accents")
+    return Tokenizer.from_files("sentencepiece", os.path.join(directory, SP_FILE),
+                                lowercase=lower, strip_accents=None if keep is None else not keep)
+
+
+class LoadedModel:
+  """A model, its params and tokenizer. Attributes: family, model (the flax module), params,
+  config (the EncoderConfig `encode` runs), tokenizer (None if the checkpoint has none),
+  labels (class names of a classifier), kind, source."""
+
+  def __init__(self, bundle: Bundle, dtype: str = "float32", batch_size: int = 32):
+    desc = describe(bundle.model)
+    for key in ("config", "generator_config"):
+      if key in desc:
+        desc[key] = dict(desc[key], dtype=dtype)
+    self.family, self.model = bundle.family, build(desc)
+    self.params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), bundle.params)
+    # The bundle shares these params (no second copy in memory); see `_bundle`.
+    self.bundle = dataclasses.replace(bundle, params={})
+    generator_only = (isinstance(self.model, ElectraForPretraining)
+                      and "discriminator" not in bundle.halves)
+    self.config = self.model.generator_config if generator_only else self.model.config
+    self.tokenizer = load_tokenizer(bundle.tokenizer_dir) if bundle.tokenizer_dir else None
+    self.labels, self.source, self.batch_size = bundle.labels, bundle.source, batch_size
+    self._compiled = {}
+
+  @property
+  def kind(self) -> str:
+    """'encoder', 'pretraining', or the TaskModel's kind ('classification', ...)."""
+    if isinstance(self.model, TaskModel):
+      return self.model.kind
+    return "encoder" if isinstance(self.model, Encoder) else "pretraining"
+
+  @property
+  def has_mlm(self) -> bool:
+    return isinstance(self.model, MaskedLmModel) or (
+        isinstance(self.model, ElectraForPretraining) and "generator" in self.bundle.halves)
+
+  def __repr__(self):
+    c = self.config
+    tok = (f"{self.tokenizer.kind} tokenizer ({self.tokenizer.vocab_size} ids)"
+           if self.tokenizer else "no tokenizer")
+    return (f"<bertlab {self.family} {type(self.model).__name__} ({self.kind}): {c.num_layers} "
+            f"layers, H {c.hidden_size}, vocab {c.vocab_size}, MLM head: {self.has_mlm}; {tok}; "
+            f"from {self.source}>")
+
+  # --- helpers -----------------------------------------------------------------------------
+
+  def encode(self, texts: str | Sequence[str], text_pairs: Sequence[str] | None = None,
+             max_length: int | None = None) -> dict[str, np.ndarray]:
+    """The encoder's last hidden states: {"hidden": float32 [N, L, H], "mask": int32 [N, L]
+    (1 on real tokens), "input_ids": int32 [N, L]}, L = the longest encoded text (with
+    special tokens, at most max_length, default the model's positions)."""
+    ids, types = self._inputs(texts, text_pairs, max_length)
+    out, _ = self._run("encode", self._encoder_fn, ids, types)
+    longest = max(len(r) for r in ids)
+    mask = (np.arange(longest)[None] < np.array([len(r) for r in ids])[:, None])
+    return {"hidden": out[:, :longest], "mask": mask.astype(np.int32),
+            "input_ids": inference.pad_batch(ids, longest, len(ids), self.tokenizer.pad_id)}
+
+  def embed(self, texts: str | Sequence[str], pooling: str = "mean",
+            text_pairs: Sequence[str] | None = None) -> np.ndarray:
+    """One vector per text [N, H]: the mean of the hidden states over real tokens ("mean",
+    special tokens included) or the first token's state ("cls")."""
+    if pooling not in ("mean", "cls"):
+      raise ValueError(f"pooling: expected 'mean' or 'cls'; found {pooling!r}")
+    out = self.encode(texts, text_pairs)
+    if pooling == "cls":
+      return out["hidden"][:, 0]
+    w = out["mask"][..., None].astype(np.float32)
+    return (out["hidden"] * w).sum(1) / w.sum(1)
+
+  def fill_mask(self, text: str | Sequence[str], top_k: int = 5):
+    """The top_k tokens at each mask of `text` (the vocabulary's mask token, or [MASK] or
+    <mask>): a list of {"token", "id", "score" (probability), "sequence"} for one mask,
+    a list of such lists for several; a list of those for a list of texts."""
+    if not self.has_mlm:
+      raise ValueError(f"fill_mask needs an MLM head; this {type(self.model).__name__} has none. "
+                       "Load a checkpoint with one (*ForMaskedLM, *ForPreTraining, an ELECTRA "
+                       "generator, or our pretraining workdir)")
+    texts = [text] if isinstance(text, str) else list(text)
+    rows, positions, parts, marks = zip(*(self._masked(t) for t in texts), strict=True)
+    p = max(len(x) for x in positions)
+    pos = np.zeros((len(texts), 1 << (p - 1).bit_length()), np.int32)
+    for i, x in enumerate(positions):
+      pos[i, :len(x)] = x
+    types = [np.zeros_like(r) for r in rows]
+    fn = lambda params, i, m, t, pos_BxP: jax.lax.top_k(jax.nn.softmax(
+        self._mlm_logits(params, i, m, t, pos_BxP).astype(jnp.float32)), top_k)
+    (probs, ids), _ = self._run(f"fill_mask{top_k}", fn, list(rows), types, pos)
+    results = []
+    for n, (x, pieces, mark) in enumerate(zip(positions, parts, marks, strict=True)):
+      per_mask = []
+      for j in range(len(x)):
+        options = []
+        for prob, i in zip(probs[n, j], ids[n, j], strict=True):
+          token = self.tokenizer.decode([int(i)]).strip() or self.tokenizer.id_to_token(int(i))
+          filled = [token if k == j else mark for k in range(len(x))]
+          sequence = pieces[0] + "".join(f + s for f, s in zip(filled, pieces[1:], strict=True))
+          options.append({"token": token, "id": int(i), "score": float(prob),
+                          "sequence": sequence})
+        per_mask.append(options)
+      results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
+    return results[0] if isinstance(text, str) else results
+
+  def classify(self, texts: str | Sequence[str], text_pairs: Sequence[str] | None = None):
+    """A fine-tuned sequence classifier's prediction per text: {"label", "score"
+    (probability)}; for a regression, {"score"}."""
+    if self.kind not in ("classification", "regression"):
+      raise ValueError(f"classify needs a fine-tuned sequence classifier (a "
+                       f"*ForSequenceClassification directory or our fine-tuning workdir); this "
+                       f"checkpoint is a {self.kind} {type(self.model).__name__}")
+    ids, types = self._inputs(texts, text_pairs, None)
+    fn = lambda params, i, m, t: self.model.apply({"params": params}, i, m, t,
+                                                  method=TaskModel.logits)
+    logits, _ = self._run("classify", fn, ids, types)
+    if self.kind == "regression":
+      return [{"score": float(x[0])} for x in logits]
+    probs = np.asarray(jax.nn.softmax(logits.astype(np.float32)))
+    labels = self.labels or [f"LABEL_{i}" for i in range(probs.shape[1])]
+    return [{"label": labels[int(k)], "score": float(p[k])}
+            for p, k in zip(probs, probs.argmax(1), strict=True)]
+
+  def to_hf(self, out: str) -> list[str]:
+    """Writes the model as a Hugging Face directory (see bertlab.convert.export)."""
+    from bertlab.convert.export import export_bundle
+    return export_bundle(self._bundle(), out)
+
+  def save(self, out: str) -> list[str]:
+    """Writes the model in our layout (bertlab.json + params.safetensors + tokenizer)."""
+    from bertlab.convert.ours import save_ours
+    return save_ours(self._bundle(), out)
+
+  # --- internals ---------------------------------------------------------------------------
+
+  def _bundle(self) -> Bundle:
+    """The loaded bundle with the current params (as they are now, edits included); the
+    module written is the one read (its dtype as stored)."""
+    return dataclasses.replace(self.bundle, params=self.params)
+
+  def _encoder_fn(self, params, ids, mask, types):
+    def hidden(m, i, a, t):
+      if isinstance(m, Encoder):
+        return m(i, a, t)[0]
+      if isinstance(m, ElectraForPretraining):
+        half = "discriminator" if "discriminator" in self.bundle.halves else "generator"
+        return getattr(m, half)(i, a, t)[0]
+      return m.encoder(i, a, t)[0]
+    return self.model.apply({"params": params}, ids, mask, types, method=hidden)
+
+  def _mlm_logits(self, params, ids, mask, types, positions):
+    if isinstance(self.model, ElectraForPretraining):
+      return self.model.apply({"params": params}, ids, mask, types, positions,
+                              method=ElectraForPretraining.generator_logits)
+    return self.model.apply({"params": params}, ids, mask, types, positions,
+                            method=MaskedLmModel.logits)["mlm"]
+
+  def _run(self, name, fn, ids, types, extra=None):
+    if name not in self._compiled:
+      self._compiled[name] = jax.jit(fn)
+    return inference.run_batched(self._compiled[name], self.params, ids, types,
+                                 self.tokenizer.pad_id, self.config.max_length, self.batch_size,
+                                 extra)
+
+  def _tokenizer(self):
+    if self.tokenizer is None:
+      raise ValueError(f"{self.source} has no tokenizer files; copy them (vocab.txt, "
+                       "spiece.model, vocab.json + merges.txt or tokenizer.json) into it and "
+                       "load again, or set .tokenizer = "
+                       "bertlab.data.tokenizers.Tokenizer.load(DIR)")
+    return self.tokenizer
+
+  def _inputs(self, texts, text_pairs, max_length):
+    tok = self._tokenizer()
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+      raise ValueError("expected at least one text; found none")
+    if text_pairs is not None and len(text_pairs) != len(texts):
+      raise ValueError(f"text_pairs: expected {len(texts)} texts (one per text); found "
+                       f"{len(text_pairs)}")
+    a = [x for x, _ in tok.encode_batch(texts)]
+    b = None if text_pairs is None else [x for x, _ in tok.encode_batch(list(text_pairs))]
+    ids, types = inference.build_rows(tok, a, b, min(max_length or 10**9, self.config.max_length))
+    self._check_ids(ids)
+    return ids, types
+
+  def _check_ids(self, ids):
+    top = max(int(r.max()) for r in ids)
+    if top >= self.config.vocab_size:
+      raise ValueError(f"the tokenizer gives id {top}, beyond the model's vocab_size "
+                       f"{self.config.vocab_size}: the tokenizer does not belong to this "
+                       "checkpoint")
+
+  def _masked(self, text: str):
+    """(ids with special tokens, mask positions, the text's pieces around the masks, the
+    mask string found)."""
+    tok = self._tokenizer()
+    own = tok.id_to_token(tok.mask_id)
+    mark = next((m for m in (own,) + MASK_PLACEHOLDERS if m in text), None)
+    if mark is None:
+      raise ValueError(f"fill_mask: expected {own!r} (or [MASK]) in the text; found none in "
+                       f"{text!r}: write e.g. 'Paris is the {own} of France.'")
+    pieces = text.split(mark)
+    # Byte BPE: the space before a mask belongs to the masked word (RoBERTa's <mask> lstrip).
+    parts = [p.rstrip() if tok.kind == "bpe" and k < len(pieces) - 1 else p
+             for k, p in enumerate(pieces)]
+    encoded = [x for x, _ in tok.encode_batch(parts)]
+    body, positions = [], []
+    start, _, end, _ = inference.special_layout(tok)
+    for k, x in enumerate(encoded):
+      body.append(x)
+      if k < len(encoded) - 1:
+        positions.append(len(start) + sum(len(y) for y in body))
+        body.append(np.array([tok.mask_id], np.int32))
+    ids, _ = inference.build_rows(tok, [np.concatenate(body)], None, self.config.max_length)
+    if positions[-1] >= len(ids[0]) - len(end):
+      raise ValueError(f"fill_mask: a mask lies beyond the model's {self.config.max_length} "
+                       "positions; shorten the text")
+    self._check_ids(ids)
+    return ids[0], positions, pieces, mark
