@@ -15,14 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 
 import numpy as np
 
+# benchmarks/compression.py would shadow the standard library's `compression` package that
+# jax imports: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
+
 from bertlab.data import cache as cache_lib
 from bertlab.data import corpora, instances, pipeline
 from bertlab.data.tokenizer_training import train_tokenizer
+from bertlab.objectives import masking
+from bertlab.objectives.registry import DEFAULT_MASKING
 
 
 def _mask_like(example, rng):
@@ -99,6 +106,21 @@ def main():
   r["pipeline_seq_per_s"] = _pipeline_rate(arrays, args.batch_size, args.seconds, None)
   r["pipeline_seq_per_s_with_map_fn"] = _pipeline_rate(arrays, args.batch_size, args.seconds,
                                                        _mask_like)
+  # The family's real masking (bertlab.objectives.masking), as train.py plugs it in.
+  vocab = masking.MaskingVocab(vocab_size=tok.vocab_size, mask_id=tok.mask_id, pad_id=tok.pad_id,
+                               special_ids=tok.special_ids)
+  strategy = masking.STRATEGIES[DEFAULT_MASKING[args.family]]
+  p_max = max(1, int(0.155 * args.seq_len))
+
+  def real_masking(example, rng):
+    out = dict(example)
+    out.update(strategy(example["input_ids"], example["special_mask"], example["word_starts"],
+                        rng=rng, vocab=vocab, max_predictions=p_max))
+    return out
+
+  r["masking"] = DEFAULT_MASKING[args.family]
+  r["pipeline_seq_per_s_with_family_masking"] = _pipeline_rate(arrays, args.batch_size,
+                                                              args.seconds, real_masking)
 
   width = max(map(len, r))
   for k, v in r.items():

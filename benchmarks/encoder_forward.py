@@ -15,10 +15,13 @@ import statistics
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
+# The repository root on the path; this folder off it (benchmarks/compression.py would shadow
+# the standard library's `compression` package that jax imports).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p) != _HERE]
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 from bertlab.encoder import Encoder, presets  # noqa: E402
 
