@@ -118,6 +118,7 @@ def _restore_subtrees(state_dir: str, keys: list[str]) -> dict:
   """params[key] for each key, restored as numpy from an orbax TrainState checkpoint."""
   import orbax.checkpoint as ocp
 
+  state_dir = os.path.abspath(state_dir)  # orbax finds no item metadata under a relative path
   checkpointer = ocp.PyTreeCheckpointer()
   meta = checkpointer.metadata(state_dir)
   tree = getattr(getattr(meta, "item_metadata", meta), "tree", None) or meta
