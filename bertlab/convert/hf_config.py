@@ -141,6 +141,9 @@ def hf_config_from_encoder(config: EncoderConfig, model_type: str) -> dict:
       "use_pooler": model_type != "electra" or not config.use_pooler,
       "position_offset": config.position_offset == (
           config.pad_token_id + 1 if model_type == "roberta" else 0),
+      # HF derives a head's width from hidden_size / heads: a head-pruned encoder has narrower
+      # attention than that (bertlab.compress keeps it in our own safetensors layout).
+      "attention_head_size": config.num_heads * config.head_dim == config.hidden_size,
   }
   bad = [k for k, ok in expect.items() if not ok]
   if bad:

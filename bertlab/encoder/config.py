@@ -20,6 +20,9 @@ class EncoderConfig:
   or "groups" (ALBERT's `num_hidden_groups`: layers split into consecutive groups that
   share weights within a group).
   `position_offset`: RoBERTa's layout starts positions at `pad_token_id + 1`.
+  `attention_head_size`: the width D of one head; None means hidden_size // num_heads, as in
+  every published model. Head pruning (bertlab.compress) keeps each head's width while it
+  removes heads, so a pruned model has num_heads * D < hidden_size.
   """
 
   vocab_size: int = 30522
@@ -28,6 +31,7 @@ class EncoderConfig:
   num_heads: int = 12
   intermediate_size: int = 3072
   embedding_size: int | None = None  # None: equal to hidden_size.
+  attention_head_size: int | None = None  # None: hidden_size // num_heads.
   max_position_embeddings: int = 512
   type_vocab_size: int = 2
   position_offset: int = 0
@@ -53,9 +57,13 @@ class EncoderConfig:
       v = getattr(self, f)
       if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
         bad(f, f"expected a positive int, got {v!r}")
-    if self.hidden_size % self.num_heads:
+    if self.attention_head_size is None and self.hidden_size % self.num_heads:
       bad("hidden_size", f"{self.hidden_size} is not divisible by num_heads={self.num_heads}; "
           "pick sizes with hidden_size % num_heads == 0")
+    if self.attention_head_size is not None and (
+        not isinstance(self.attention_head_size, int) or self.attention_head_size <= 0):
+      bad("attention_head_size", f"expected None or a positive int, got "
+          f"{self.attention_head_size!r}")
     if self.embedding_size is not None and (
         not isinstance(self.embedding_size, int) or self.embedding_size <= 0):
       bad("embedding_size", f"expected None or a positive int, got {self.embedding_size!r}")
@@ -89,7 +97,7 @@ class EncoderConfig:
 
   @property
   def head_dim(self) -> int:
-    return self.hidden_size // self.num_heads
+    return self.attention_head_size or self.hidden_size // self.num_heads
 
   @property
   def max_length(self) -> int:

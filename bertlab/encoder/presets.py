@@ -95,7 +95,8 @@ def count_params(cfg: EncoderConfig) -> int:
   h, e, f = cfg.hidden_size, cfg.embed_dim, cfg.intermediate_size
   emb = (cfg.vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * e + 2 * e
   proj = (e * h + h) if e != h else 0
-  layer = 4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * 2 * h
+  a = cfg.num_heads * cfg.head_dim  # = h, except in head-pruned models
+  layer = 3 * (h * a + a) + (a * h + h) + (h * f + f) + (f * h + h) + 2 * 2 * h
   pool = (h * h + h) if cfg.use_pooler else 0
   return emb + proj + cfg.num_groups * layer + pool
 
