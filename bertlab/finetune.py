@@ -26,6 +26,7 @@ import sys
 import numpy as np
 
 from bertlab import finetune_config as config_lib
+from bertlab.training import config_keys
 
 log = logging.getLogger("bertlab")
 
@@ -161,12 +162,12 @@ def _explain_flag_error(e, argv) -> str:
     spec = importlib.util.spec_from_file_location("_finetune_config", config_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    known = dict(config_lib._walk(module.get_config()))  # noqa: SLF001
+    known = dict(config_keys.walk(module.get_config()))
   except Exception:  # noqa: BLE001 - the parser's own message is still shown
     return msg
   for key in keys:
     if key not in known:
-      return f"unknown config key {key!r}" + config_lib.nearest_key(key, known)
+      return f"unknown config key {key!r}" + config_keys.nearest_key(key, known)
   return msg
 
 

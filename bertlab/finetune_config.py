@@ -7,13 +7,12 @@ values that would fail later (after minutes of tokenization or compilation).
 
 from __future__ import annotations
 
-import difflib
-
 import ml_collections
 from ml_collections import config_dict
 
 from bertlab.tasks.finetune_data import task_info, task_names
 from bertlab.training import optimizers
+from bertlab.training.config_keys import check_keys
 
 DTYPES = ("float32", "bfloat16")
 
@@ -68,45 +67,12 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   return c
 
 
-def _walk(cfg, prefix=""):
-  for k, v in cfg.items():
-    if isinstance(v, ml_collections.ConfigDict):
-      yield from _walk(v, f"{prefix}{k}.")
-    else:
-      yield f"{prefix}{k}", v
-
-
-def nearest_key(key: str, known) -> str:
-  close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
-  if not close:  # "lr" is far from "optimizer.learning_rate" as a whole; try the last part
-    by_leaf = {k.rsplit(".", 1)[-1]: k for k in known}
-    leaf = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(by_leaf), n=1, cutoff=0.5)
-    close = [by_leaf[leaf[0]]] if leaf else []
-  return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {sorted(known)}"
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError on an unknown or missing key, or a value out of range."""
   if "task" not in config:
     raise ValueError("config.task is missing; start from finetune_config(task) "
                      f"(tasks: {task_names()}).")
-  reference = dict(_walk(finetune_config(config.task)))
-  present = dict(_walk(config))
-  for key, value in present.items():
-    if key not in reference:
-      raise ValueError(f"unknown config key {key!r}" + nearest_key(key, reference))
-    want = reference[key]
-    if want is None or value is None:
-      continue
-    if isinstance(want, float) and isinstance(value, int) and not isinstance(value, bool):
-      continue
-    if isinstance(want, tuple) and isinstance(value, list):
-      continue
-    if not isinstance(value, type(want)):
-      raise ValueError(f"config.{key}: expected {type(want).__name__}; found {value!r}.")
-  missing = sorted(set(reference) - set(present))
-  if missing:
-    raise ValueError(f"config is missing keys {missing}; start from finetune_config(task).")
+  check_keys(config, finetune_config(config.task), "finetune_config(task)")
   c = config
   checks = [
       (c.init_from != "", "init_from", "a pretraining workdir or an HF checkpoint directory"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ml_collections
 
 from bertlab.compress.distill import OBJECTIVES
-from bertlab.finetune_config import nearest_key
 from bertlab.training import optimizers
+from bertlab.training.config_keys import check_keys
 
 STUDENT_INITS = ("teacher", "random")  # or a path: an artifact, train.py workdir, HF dir
 
@@ -58,32 +58,12 @@ def distill_config(objective: str) -> ml_collections.ConfigDict:
   return c
 
 
-def _walk(cfg, prefix=""):
-  for k, v in cfg.items():
-    if isinstance(v, ml_collections.ConfigDict):
-      yield from _walk(v, f"{prefix}{k}.")
-    else:
-      yield f"{prefix}{k}", v
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError on an unknown or missing key, or a value out of range."""
   if config.get("objective") not in OBJECTIVES:
     raise ValueError(f"config.objective: expected one of {OBJECTIVES}; found "
                      f"{config.get('objective')!r}.")
-  reference = dict(_walk(distill_config(config.objective)))
-  present = dict(_walk(config))
-  for key, value in present.items():
-    if key not in reference:
-      raise ValueError(f"unknown config key {key!r}" + nearest_key(key, reference))
-    want = reference[key]
-    numeric = isinstance(want, float) and isinstance(value, int) and not isinstance(value, bool)
-    if not (numeric or isinstance(value, type(want))
-            or (isinstance(want, tuple) and isinstance(value, list))):
-      raise ValueError(f"config.{key}: expected {type(want).__name__}; found {value!r}.")
-  missing = sorted(set(reference) - set(present))
-  if missing:
-    raise ValueError(f"config is missing keys {missing}; start from distill_config().")
+  check_keys(config, distill_config(config.objective), "distill_config()")
   c, p, lo = config, config.prune, config.loss
   checks = [
       (c.teacher != "", "teacher", "a finetune.py (task) or train.py (mlm) workdir"),

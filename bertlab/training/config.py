@@ -8,7 +8,6 @@ nearest valid one, and any value the encoder or optimizer would reject.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 import jax
 import ml_collections
@@ -16,6 +15,7 @@ import ml_collections
 from bertlab.encoder import EncoderConfig, presets
 from bertlab.objectives.registry import DEFAULT_MASKING, FAMILIES
 from bertlab.training import optimizers
+from bertlab.training.config_keys import check_keys
 from bertlab.training.mesh import resolve_shape
 
 MASKING = ("token", "whole_word", "ngram", "span", "electra")
@@ -97,37 +97,13 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
   return c
 
 
-def _walk(cfg, prefix=""):
-  for k, v in cfg.items():
-    if isinstance(v, ml_collections.ConfigDict):
-      yield from _walk(v, f"{prefix}{k}.")
-    else:
-      yield f"{prefix}{k}", v
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raise ValueError on an unknown key (naming the nearest valid one) or a bad value."""
   if "family" not in config or config.family not in FAMILIES:
     raise ValueError(f"config.family must be one of {FAMILIES}, got {config.get('family')!r}")
   reference = pretrain_config(config.family, "bert-tiny" if config.family != "electra"
                               else "electra-small")
-  known = dict(_walk(reference))
-  for key, value in _walk(config):
-    if key.startswith("generator.") and config.family == "electra":
-      pass
-    elif key not in known:
-      close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
-      raise ValueError(f"unknown config key {key!r}" + (f"; did you mean {close[0]!r}?" if close
-                                                        else f"; valid keys: {sorted(known)}"))
-    if key in known and known[key] is not None and value is not None:
-      want = type(known[key])
-      if want is float and isinstance(value, int) and not isinstance(value, bool):
-        continue
-      if not isinstance(value, want) and not (want is tuple and isinstance(value, list)):
-        raise ValueError(f"config.{key}: expected {want.__name__}, got {value!r}")
-  for key in known:
-    if not key.startswith("generator.") and key not in dict(_walk(config)):
-      raise ValueError(f"config is missing key {key!r} (start from pretrain_config())")
+  check_keys(config, reference, "pretrain_config()")
   encoder_config(config.model, "model")
   if config.family == "electra":
     encoder_config(config.generator, "generator")
