@@ -189,7 +189,7 @@ def main(argv=None):
                                num_processes=fl.num_processes, process_id=fl.process_id)
   try:
     run(fl.config, fl.workdir)
-  except (ValueError, KeyError) as e:
+  except (ValueError, KeyError, FileNotFoundError) as e:  # bad input: one clear line, no trace
     sys.exit(f"error: {e}")
   return 0
 

@@ -60,3 +60,16 @@ def test_cli_without_workdir_prints_usage(tmp_path):
                         "--config", os.path.join(ROOT, "configs/tiny/bert.py")],
                        capture_output=True, text=True, timeout=300)
   assert out.returncode != 0 and "usage" in out.stderr
+
+
+def test_cli_missing_or_empty_corpus_is_one_clear_line(tmp_path):
+  empty = tmp_path / "empty.txt"
+  empty.write_text("")
+  for corpus, msg in [(str(tmp_path / "missing.txt"), "matches no file"),
+                      (str(empty), "empty corpus")]:
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
+                          "--config", os.path.join(ROOT, "configs/tiny/bert.py"),
+                          "--workdir", str(tmp_path / "run"), f"--config.data.corpus={corpus}"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert msg in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
