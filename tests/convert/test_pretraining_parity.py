@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import transformers as T
+from hf_random import LENGTHS, make_batch, randomize  # noqa: F401
 
 from bertlab.convert import heads
 from bertlab.convert.hf import _flatten
@@ -31,29 +32,7 @@ CASES = {  # name -> HF class, config
     "electra_discriminator": (T.ElectraForPreTraining, T.ElectraConfig(**SIZES, embedding_size=40)),
 }
 F32_TOL = 1e-5
-LENGTHS = (10, 7, 4)  # right padding to 10
 POSITIONS = np.array([[0, 3, 9], [6, 1, 2], [3, 0, 0]])  # [B, P], inside each row's length
-
-
-def randomize(model: torch.nn.Module, seed: int):
-  """Redraws every parameter: norm scales near 1, everything else N(0, 0.1)."""
-  gen = torch.Generator().manual_seed(seed)
-  with torch.no_grad():
-    for name, p in model.named_parameters():
-      noise = torch.randn(p.shape, generator=gen)
-      is_scale = ("LayerNorm" in name or "layer_norm" in name) and name.endswith("weight")
-      p.copy_(1.0 + 0.2 * noise if is_scale else 0.1 * noise)
-  return model.eval()
-
-
-def make_batch(cfg, seed=0):
-  """ids, attention mask and token types [3, 10], right-padded with cfg.pad_token_id."""
-  gen = torch.Generator().manual_seed(seed)
-  mask = torch.tensor([[1] * n + [0] * (10 - n) for n in LENGTHS])
-  ids = torch.randint(3, cfg.vocab_size, (3, 10), generator=gen)
-  ids = torch.where(mask.bool(), ids, cfg.pad_token_id)
-  types = torch.randint(0, cfg.type_vocab_size, (3, 10), generator=gen) * mask
-  return ids, mask, types
 
 
 def hf_logits(model, batch) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 import transformers as T
+from hf_random import randomize
 
 from bertlab.convert.bundle import build, describe, flatten, param_shapes, unflatten
 from bertlab.data.tokenizer_training import train_tokenizer
@@ -59,17 +60,6 @@ def hf_models(family: str, seed: int = 0) -> dict[str, torch.nn.Module]:
            "roberta": lambda: T.RobertaForMaskedLM(T.RobertaConfig(
                **dict(HF, max_position_embeddings=42), type_vocab_size=1, pad_token_id=1))}
   return {"": randomize(model[family](), seed)}
-
-
-def randomize(model: torch.nn.Module, seed: int):
-  """Redraws every parameter: norm scales near 1, everything else N(0, 0.1)."""
-  gen = torch.Generator().manual_seed(seed)
-  with torch.no_grad():
-    for name, p in model.named_parameters():
-      noise = torch.randn(p.shape, generator=gen)
-      is_scale = ("LayerNorm" in name or "layer_norm" in name) and name.endswith("weight")
-      p.copy_(1.0 + 0.2 * noise if is_scale else 0.1 * noise)
-  return model.eval()
 
 
 def save_hf(models: dict, path, fmt: str, family: str):
