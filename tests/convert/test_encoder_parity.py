@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import transformers as T
-from hf_random import LENGTHS, make_batch, randomize  # noqa: F401
+from hf_random import make_batch, randomize
 
 from bertlab.convert import hf, hf_config
 from bertlab.encoder import Encoder
