@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu", "tanh")
+ATTENTION_IMPLS = ("xla", "cudnn")
 DTYPES = ("float32", "bfloat16", "float16")
 SHARING = ("none", "all", "groups")
 
@@ -23,6 +24,12 @@ class EncoderConfig:
   `attention_head_size`: the width D of one head; None means hidden_size // num_heads, as in
   every published model. Head pruning (bertlab.compress) keeps each head's width while it
   removes heads, so a pruned model has num_heads * D < hidden_size.
+  Speed knobs that never change the parameters or the function computed:
+  `remat` recomputes each layer's activations in the backward pass (memory for compute);
+  `scan_layers` False unrolls the layer loop at compile time (slower compiles; the parameters
+  stay stacked); `attention_impl` "cudnn" uses cuDNN's fused (flash) attention on an NVIDIA GPU
+  in bfloat16/float16 ("xla" everywhere else; training with attention dropout always computes
+  the softmax explicitly, which no fused kernel can drop out).
   """
 
   vocab_size: int = 30522
@@ -47,6 +54,8 @@ class EncoderConfig:
   use_pooler: bool = True
   dtype: str = "float32"  # compute dtype; parameters are always float32.
   remat: bool = False
+  scan_layers: bool = True
+  attention_impl: str = "xla"
 
   def __post_init__(self):
     def bad(field, msg):
@@ -73,6 +82,11 @@ class EncoderConfig:
     if self.dtype not in DTYPES:
       bad("dtype", f"unknown dtype {self.dtype!r}; expected one of {DTYPES}"
           + _did_you_mean(self.dtype, DTYPES))
+    if self.attention_impl not in ATTENTION_IMPLS:
+      bad("attention_impl", f"unknown implementation {self.attention_impl!r}; expected one of "
+          f"{ATTENTION_IMPLS}" + _did_you_mean(self.attention_impl, ATTENTION_IMPLS))
+    if self.attention_impl == "cudnn" and self.dtype == "float32":
+      bad("attention_impl", "cuDNN fused attention needs dtype bfloat16 or float16")
     if self.sharing not in SHARING:
       bad("sharing", f"unknown sharing mode {self.sharing!r}; expected one of {SHARING}"
           + _did_you_mean(self.sharing, SHARING))

@@ -17,6 +17,11 @@ class Encoder(nn.Module):
   """`apply({"params": p}, input_ids, attention_mask, token_type_ids, deterministic)`
   -> (hidden_BxLxH, pooled_BxH or None).
 
+  Packed rows (several examples per row, `bertlab.data.packing`) pass `segment_ids` [B, L]
+  (1, 2, ... per example, 0 on pads: attention stays within an example), `position_ids`
+  restarting at each example, and `cls_positions` [B, S] (the pooled output is then
+  [B, S, H], one per example).
+
   `shared_embeddings` may be passed in (an `Embeddings` bound elsewhere): ELECTRA's generator and
   discriminator are two Encoders around one shared embedding module. Its width E may differ
   from this encoder's H; each encoder then owns its own E->H projection.
@@ -36,7 +41,7 @@ class Encoder(nn.Module):
     self.pooler = Pooler(cfg) if cfg.use_pooler else None
 
   def __call__(self, input_ids, attention_mask=None, token_type_ids=None, deterministic=True,
-               position_ids=None):
+               position_ids=None, segment_ids=None, cls_positions=None):
     chex.assert_rank(input_ids, 2)
     if attention_mask is None:
       attention_mask = jnp.ones_like(input_ids)
@@ -46,8 +51,13 @@ class Encoder(nn.Module):
     x = self.embeddings(input_ids, token_type_ids, position_ids, deterministic=deterministic)
     if self.projection is not None:
       x = self.projection(x)
-    x_BxLxH = self.stack(x, attention_mask, deterministic)
-    pooled_BxH = self.pooler(x_BxLxH) if self.pooler is not None else None
+    mask = attention_mask
+    if segment_ids is not None:
+      chex.assert_equal_shape([input_ids, segment_ids])
+      same_BxLxL = segment_ids[:, :, None] == segment_ids[:, None, :]
+      mask = same_BxLxL & (segment_ids[:, None, :] > 0)
+    x_BxLxH = self.stack(x, mask, deterministic)
+    pooled_BxH = self.pooler(x_BxLxH, cls_positions) if self.pooler is not None else None
     return x_BxLxH, pooled_BxH
 
   def attend(self, x_xE):

@@ -19,13 +19,14 @@ class FeedForward(nn.Module):
 
 
 class Layer(nn.Module):
-  """x -> x' of the same shape. Written as a scan body: (carry, mask) -> (carry, None)."""
+  """x -> x' of the same shape. Written as a scan body: (carry, mask) -> (carry, None);
+  mask is [B, L] (padding) or [B, L, L] (packed rows)."""
 
   config: EncoderConfig
   deterministic: bool = True
 
   @nn.compact
-  def __call__(self, x_BxLxH, mask_BxL):
+  def __call__(self, x_BxLxH, mask):
     cfg = self.config
     drop = lambda y: nn.Dropout(cfg.hidden_dropout)(y, deterministic=self.deterministic)
     attn = SelfAttention(cfg, name="attention")
@@ -33,9 +34,9 @@ class Layer(nn.Module):
     ln_attn = layer_norm(cfg, "attention_norm")
     ln_mlp = layer_norm(cfg, "mlp_norm")
     if cfg.pre_layer_norm:
-      x_BxLxH = x_BxLxH + drop(attn(ln_attn(x_BxLxH), mask_BxL, self.deterministic))
+      x_BxLxH = x_BxLxH + drop(attn(ln_attn(x_BxLxH), mask, self.deterministic))
       x_BxLxH = x_BxLxH + drop(ffn(ln_mlp(x_BxLxH)))
     else:
-      x_BxLxH = ln_attn(x_BxLxH + drop(attn(x_BxLxH, mask_BxL, self.deterministic)))
+      x_BxLxH = ln_attn(x_BxLxH + drop(attn(x_BxLxH, mask, self.deterministic)))
       x_BxLxH = ln_mlp(x_BxLxH + drop(ffn(x_BxLxH)))
     return x_BxLxH, None

@@ -5,6 +5,7 @@ stacked on a leading `layers` axis of size G) around an inner scan that applies 
 weights R = num_layers / G times (parameters broadcast). BERT: G = L, R = 1. ALBERT "all":
 G = 1, R = L. ALBERT `num_hidden_groups` = G: layer i uses group i // R, as the reference.
 Compile time does not grow with depth, and shared weights are never copied.
+`scan_layers=False` unrolls both loops (same parameters) to measure what the scan buys.
 """
 
 import chex
@@ -19,7 +20,7 @@ class Stack(nn.Module):
   config: EncoderConfig
 
   @nn.compact
-  def __call__(self, x_BxLxH, mask_BxL, deterministic: bool = True):
+  def __call__(self, x_BxLxH, mask, deterministic: bool = True):
     cfg = self.config
     body = nn.remat(Layer, prevent_cse=False) if cfg.remat else Layer
     repeat = cfg.num_layers // cfg.num_groups
@@ -29,6 +30,7 @@ class Stack(nn.Module):
         split_rngs={"params": False, "dropout": True},
         in_axes=(nn.broadcast,),
         length=repeat,
+        unroll=not cfg.scan_layers,
     )
     groups = nn.scan(
         group,
@@ -36,9 +38,10 @@ class Stack(nn.Module):
         split_rngs={"params": True, "dropout": True},
         in_axes=(nn.broadcast,),
         length=cfg.num_groups,
+        unroll=not cfg.scan_layers,
         metadata_params={nn.PARTITION_NAME: "layers"},
     )
-    y_BxLxH, _ = groups(cfg, deterministic, name="layers")(x_BxLxH, mask_BxL)
+    y_BxLxH, _ = groups(cfg, deterministic, name="layers")(x_BxLxH, mask)
     if cfg.pre_layer_norm:
       y_BxLxH = layer_norm(cfg, "final_norm")(y_BxLxH)
     chex.assert_equal_shape([x_BxLxH, y_BxLxH])

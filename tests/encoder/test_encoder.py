@@ -71,6 +71,25 @@ def test_remat_gives_same_outputs_and_grads():
   jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), g1, g2)
 
 
+@pytest.mark.parametrize("sharing", [dict(), dict(sharing="all"),
+                                     dict(sharing="groups", num_hidden_groups=2)])
+def test_unrolled_layers_compute_the_scanned_function(sharing):
+  """scan_layers=False (the benchmark's 'no scan' arm) keeps parameters and outputs, even
+  under dropout: the per-layer RNG streams are the scan's."""
+  cfg = TINY.replace(**sharing)
+  ids, v = _init(cfg)
+  run = lambda c: Encoder(c).apply(v, ids, deterministic=False, rngs={"dropout": jax.random.key(1)})[0]
+  np.testing.assert_allclose(run(cfg.replace(scan_layers=False)), run(cfg), atol=2e-6)
+
+
+def test_cudnn_attention_needs_half_precision():
+  with pytest.raises(ValueError, match="bfloat16"):
+    TINY.replace(attention_impl="cudnn")
+  with pytest.raises(ValueError, match="attention_impl"):
+    TINY.replace(attention_impl="flash")
+  TINY.replace(attention_impl="cudnn", dtype="bfloat16")  # valid; runs on an NVIDIA GPU
+
+
 def test_dropout_is_keyed_and_differs_per_layer_call():
   ids, v = _init(TINY)
   run = lambda k: Encoder(TINY).apply(v, ids, deterministic=False, rngs={"dropout": k})[0]
