@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from bertlab.encoder import Embeddings, Encoder, EncoderConfig
 from bertlab.objectives import losses
 from bertlab.objectives.heads import DiscriminatorHead, MlmHead, gather_positions
+from bertlab.objectives.pretraining import packed_inputs
 
 SHARED_FIELDS = ("vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size",
                  "position_offset", "pad_token_id", "dtype")
@@ -40,29 +41,31 @@ class ElectraForPretraining(nn.Module):
     self.discriminator_head = DiscriminatorHead(d)
 
   def generator_logits(self, input_ids, attention_mask=None, token_type_ids=None,
-                       mlm_positions=None, deterministic=True):
-    h, _ = self.generator(input_ids, attention_mask, token_type_ids, deterministic=deterministic)
+                       mlm_positions=None, deterministic=True, packed=None):
+    h, _ = self.generator(input_ids, attention_mask, token_type_ids, deterministic=deterministic,
+                          **(packed or {}))
     x = h if mlm_positions is None else gather_positions(h, mlm_positions)
     return self.generator_head(x, self.generator.attend)
 
   def discriminator_logits(self, input_ids, attention_mask=None, token_type_ids=None,
-                           deterministic=True):
+                           deterministic=True, packed=None):
     h, _ = self.discriminator(input_ids, attention_mask, token_type_ids,
-                              deterministic=deterministic)
+                              deterministic=deterministic, **(packed or {}))
     return self.discriminator_head(h)
 
   def __call__(self, batch, deterministic: bool = True, sample_ids=None):
     """`sample_ids` [B, P] replaces sampling (for tests); otherwise a "sampling" RNG is used."""
     ids, mask, types = batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")
     pos, w = batch["mlm_positions"], batch["mlm_weights"]
-    gen_logits = self.generator_logits(ids, mask, types, pos, deterministic)
+    packed = packed_inputs(batch, self.config)  # no pooler in ELECTRA: no cls_positions
+    gen_logits = self.generator_logits(ids, mask, types, pos, deterministic, packed)
     mlm_loss, mlm_m = losses.masked_lm(gen_logits, batch["mlm_ids"], w)
 
     if sample_ids is None:
       sample_ids = losses.gumbel_max_sample(self.make_rng("sampling"), gen_logits,
                                             self.temperature)
     fake_ids, replaced = corrupt(ids, pos, w, sample_ids, batch["mlm_ids"])
-    disc_logits = self.discriminator_logits(fake_ids, mask, types, deterministic)
+    disc_logits = self.discriminator_logits(fake_ids, mask, types, deterministic, packed)
     rtd_loss, rtd_m = losses.replaced_token_detection(disc_logits, replaced, mask)
 
     loss = mlm_loss + self.rtd_weight * rtd_loss

@@ -24,11 +24,17 @@ def masked_lm(logits_BxPxV, ids_BxP, weights_BxP):
   return loss, {"loss": loss, "accuracy": acc, "count": n}
 
 
-def sentence_pair(logits_Bx2, labels_B):
-  """NSP / SOP: mean cross-entropy over the batch, and accuracy."""
+def sentence_pair(logits_Bx2, labels_B, weights_B=None):
+  """NSP / SOP: mean cross-entropy over the examples, and accuracy.
+
+  Packed rows give logits [B, S, 2] and labels [B, S] with `weights` 0 on empty slots.
+  """
   logits = logits_Bx2.astype(jnp.float32)
-  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels_B).mean()
-  acc = (logits.argmax(-1) == labels_B).mean()
+  w = jnp.ones(labels_B.shape, jnp.float32) if weights_B is None else weights_B.astype(
+      jnp.float32)
+  n = w.sum()
+  loss = _safe_div((optax.softmax_cross_entropy_with_integer_labels(logits, labels_B) * w).sum(), n)
+  acc = _safe_div(((logits.argmax(-1) == labels_B) * w).sum(), n)
   return loss, {"loss": loss, "accuracy": acc}
 
 

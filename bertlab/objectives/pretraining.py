@@ -7,6 +7,10 @@ returns `(loss, metrics)`. Batch keys (all int32 unless noted):
   nsp_label (BERT) / sop_label (ALBERT)            [B]
   sbo_left, sbo_right, sbo_rel, sbo_weights (f32)  [B, P]  (SpanBERT; see masking_span.py)
 ELECTRA (electra.py) reads the same MLM keys and needs a "sampling" RNG.
+Packed rows (`bertlab.data.packing`) add, and every model reads:
+  segment_ids, positions                           [B, L]  example 1..S (0 = pad), position in it
+  cls_positions, sentence_weights (f32)            [B, S]  each example's [CLS]; 0 = empty slot
+  nsp_label / sop_label                            [B, S]  one label per packed example
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ class MaskedLmModel(nn.Module):
                 if self.span_boundary else None)
 
   def logits(self, input_ids, attention_mask=None, token_type_ids=None, mlm_positions=None,
-             deterministic=True):
-    """MLM logits at `mlm_positions` [B, P, V] (all positions when None), pair logits [B, 2]."""
+             deterministic=True, packed=None):
+    """MLM logits at `mlm_positions` [B, P, V] (all positions when None), pair logits [B, 2]
+    ([B, S, 2] for packed rows; `packed` = `packed_inputs(batch, config)`)."""
     hidden_BxLxH, pooled_BxH = self.encoder(input_ids, attention_mask, token_type_ids,
-                                            deterministic=deterministic)
+                                            deterministic=deterministic, **(packed or {}))
     x = hidden_BxLxH if mlm_positions is None else gather_positions(hidden_BxLxH, mlm_positions)
     out = {"mlm": self.mlm(x, self.encoder.attend), "hidden": hidden_BxLxH}
     if self.pair is not None:
@@ -55,7 +60,7 @@ class MaskedLmModel(nn.Module):
     b, p = batch["mlm_positions"].shape
     chex.assert_shape(batch["input_ids"], (b, None))
     out = self.logits(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
-                      batch["mlm_positions"], deterministic)
+                      batch["mlm_positions"], deterministic, packed_inputs(batch, self.config))
     loss, mlm_m = losses.masked_lm(out["mlm"], batch["mlm_ids"], batch["mlm_weights"])
     metrics = {f"mlm_{k}": v for k, v in mlm_m.items()}
     if self.pair is not None:
@@ -63,7 +68,8 @@ class MaskedLmModel(nn.Module):
       if key not in batch:
         raise KeyError(f"{type(self).__name__} needs batch[{key!r}] ({self.pair_task.upper()} "
                        f"labels); found keys {sorted(batch)}")
-      pair_loss, pair_m = losses.sentence_pair(out["pair"], batch[key])
+      pair_loss, pair_m = losses.sentence_pair(out["pair"], batch[key],
+                                               batch.get("sentence_weights"))
       loss = loss + pair_loss
       metrics.update({f"{self.pair_task}_{k}": v for k, v in pair_m.items()})
     if self.sbo is not None:
@@ -77,6 +83,18 @@ class MaskedLmModel(nn.Module):
       metrics.update({f"sbo_{k}": v for k, v in sbo_m.items()})
     metrics["loss"] = loss
     return loss, metrics
+
+
+def packed_inputs(batch: dict, config: EncoderConfig) -> dict:
+  """The Encoder's packing arguments from a batch ({} for ordinary padded rows)."""
+  if "segment_ids" not in batch:
+    return {}
+  # Positions restart at 0 in each packed example; RoBERTa's table starts at position_offset.
+  out = {"segment_ids": batch["segment_ids"],
+         "position_ids": batch["positions"] + config.position_offset}
+  if "cls_positions" in batch and config.use_pooler:
+    out["cls_positions"] = batch["cls_positions"]
+  return out
 
 
 class BertForPretraining(MaskedLmModel):
