@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 import grain
 import numpy as np
 
+from bertlab.data import packing as packing_lib
 from bertlab.data.pretraining_data import build_pretraining_data  # noqa: F401  (public entry)
 
 Example = dict[str, np.ndarray]
@@ -51,7 +52,8 @@ def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
 def make_dataset(arrays: Mapping[str, np.ndarray], *, global_batch_size: int, seed: int,
                  num_epochs: int | None = None, process_index: int | None = None,
                  process_count: int | None = None, map_fn: MapFn | None = None,
-                 drop_remainder: bool = True, num_threads: int = 0) -> grain.IterDataset:
+                 drop_remainder: bool = True, num_threads: int = 0,
+                 packing: packing_lib.PackingSpec | None = None) -> grain.IterDataset:
   """The per-host batched dataset; `iter()` it for a checkpointable iterator.
 
   arrays: the instances (e.g. from `build_pretraining_data`), [N, ...] each.
@@ -63,6 +65,8 @@ def make_dataset(arrays: Mapping[str, np.ndarray], *, global_batch_size: int, se
     masking); rng = `example_rng(seed, epoch, index)`, so it is reproducible after a restore
     and differs between epochs.
   num_threads: grain reader threads; 0 reads in the calling thread (best for in-memory arrays).
+  packing: pack the (masked) examples into rows of this capacity (`bertlab.data.packing`);
+    a batch is then `batch` rows holding a varying number of examples.
   """
   if process_index is None or process_count is None:
     import jax
@@ -95,9 +99,14 @@ def make_dataset(arrays: Mapping[str, np.ndarray], *, global_batch_size: int, se
       return ex
     return map_fn(ex, example_rng(seed, k // per_host, index))
 
-  ds = ds.map_with_index(transform).batch(batch, drop_remainder=drop_remainder)
-  return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=
-                                               max(2 * batch, 16) if num_threads else 0))
+  ds = ds.map_with_index(transform)
+  read = grain.ReadOptions(num_threads=num_threads,
+                           prefetch_buffer_size=max(2 * batch, 16) if num_threads else 0)
+  if packing is None:
+    return ds.batch(batch, drop_remainder=drop_remainder).to_iter_dataset(read)
+  ds = ds.map(packing_lib.trim)
+  rows = packing_lib.pack(ds.to_iter_dataset(read), packing, ds[0], seed=seed)
+  return rows.batch(batch, drop_remainder=drop_remainder)
 
 
 def make_iterator(arrays: Mapping[str, np.ndarray], **kwargs) -> grain.DatasetIterator:
