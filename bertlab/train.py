@@ -22,7 +22,8 @@ log = logging.getLogger("bertlab")
 
 # What the models read from a batch; the rest of an instance stays on the host.
 MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mlm_positions", "mlm_ids",
-              "mlm_weights", "nsp_label", "sop_label", "sbo_left", "sbo_right", "sbo_rel", "sbo_weights")
+              "mlm_weights", "nsp_label", "sop_label", "sbo_left", "sbo_right", "sbo_rel", "sbo_weights",
+              "segment_ids", "positions", "cls_positions", "sentence_weights")  # last 4: packing
 
 
 def masking_fn(config, tokenizer):
@@ -51,8 +52,8 @@ def _model_batch(batch: dict) -> dict:
 class _ModelKeys:
   """Wraps a grain iterator: yields only the keys the model reads; state passes through."""
 
-  def __init__(self, it):
-    self._it = it
+  def __init__(self, it, make=None):
+    self._it, self._make = it, make
 
   def __iter__(self):
     return self
@@ -60,11 +61,29 @@ class _ModelKeys:
   def __next__(self):
     return _model_batch(next(self._it))
 
+  def fresh(self):
+    """A new iterator over the same data from its start (this one is left where it is)."""
+    return _ModelKeys(iter(self._make()))
+
   def get_state(self):
     return self._it.get_state()
 
   def set_state(self, state):
     self._it.set_state(state)
+
+
+def packing_spec(config):
+  """The row capacity when `data.packing` is on, else None."""
+  from bertlab.data.packing import PackingSpec
+
+  d = config.data
+  if not d.packing:
+    return None
+  spec = PackingSpec.default(d.max_seq_len, config.objective.max_predictions, bins=d.pack_bins)
+  if d.pack_max_examples:
+    s = d.pack_max_examples
+    spec = PackingSpec(d.max_seq_len, config.objective.max_predictions + s // 2, s, d.pack_bins)
+  return spec
 
 
 def build_data(config, workdir: str):
@@ -97,8 +116,9 @@ def build_data(config, workdir: str):
     # Static masking: masks drawn once per instance, as BERT's create_pretraining_data.
     train = masking.static_masks(train, transform, dupe_factor=1, seed=config.seed)
     transform = None
-  it = pipeline.make_iterator(train, global_batch_size=config.batch_size, seed=config.seed,
-                              map_fn=transform)
+  make = lambda: pipeline.make_dataset(train, global_batch_size=config.batch_size,
+                                       seed=config.seed, map_fn=transform,
+                                       packing=packing_spec(config))
   eval_batches = []
   if n_eval:
     rng = np.random.default_rng([config.seed, 1 << 30])
@@ -111,7 +131,7 @@ def build_data(config, workdir: str):
       eval_batches.append(_model_batch({k: np.stack([r[k] for r in rows]) for k in rows[0]}))
   log.info("data: %d training and %d held-out instances of length %d; vocab %d (%s)",
            n - n_eval, n_eval, d.max_seq_len, tokenizer.vocab_size, tokenizer.kind)
-  return tokenizer, _ModelKeys(it), eval_batches
+  return tokenizer, _ModelKeys(iter(make()), make), eval_batches
 
 
 def run(config, workdir: str, echo=print):
@@ -138,14 +158,16 @@ def run(config, workdir: str, echo=print):
                       temperature=o.temperature, sbo_max_targets=o.sbo_max_targets,
                       sbo_position_dim=o.sbo_position_dim)
   tx, schedule = optimizers.build(config.optimizer, config.total_steps)
-  first = eval_batches[0] if eval_batches else next(iter(train_iter))
+  # Shapes of a training batch (packed rows differ from the unpacked held-out batches).
+  first = next(iter(train_iter.fresh())) if config.data.packing or not eval_batches else (
+      eval_batches[0])
   example = {k: np.zeros((config.batch_size,) + v.shape[1:], v.dtype) for k, v in first.items()}
   steps = step_lib.build(model, tx, schedule, mesh, example, seed=config.seed,
                          grad_accum_steps=config.grad_accum_steps)
   _, compile_s, cost = step_lib.compile_ahead(steps, example)
   seq = config.data.max_seq_len
   flops = flops_lib.train_step_flops(config.family, enc, config.batch_size, seq,
-                                     o.max_predictions, gen)
+                                     example["mlm_positions"].shape[1], gen)
   peak = flops_lib.measure_matmul_peak(1024)
   n_params = sum(x.size for x in jax.tree_util.tree_leaves(steps.abstract_state.params))
   echo(f"{config.family}: {n_params / 1e6:.2f}M parameters (encoder {count_params(enc) / 1e6:.2f}M)"
@@ -155,7 +177,8 @@ def run(config, workdir: str, echo=print):
        f"peak {peak / 1e9:.0f} GFLOP/s per device")
   state, last = loop.run(steps=steps, train_iter=train_iter, eval_batches=eval_batches,
                          config=config, workdir=workdir, flops_per_step=flops, peak_flops=peak,
-                         tokens_per_step=config.batch_size * seq, echo=echo)
+                         tokens_per_step=config.batch_size * seq, echo=echo,
+                         prefetch=config.prefetch_batches)
   return state, last
 
 

@@ -76,6 +76,9 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       cache_dir="",             # "" = WORKDIR/cache
       eval_fraction=0.02,       # held-out slice of instances for periodic evaluation
       dynamic_masking=True,     # RoBERTa; False = static masks drawn once per instance
+      packing=False,            # several examples per row, no padding computed (data/packing.py)
+      pack_max_examples=0,      # examples per packed row; 0 = max_seq_len // 16
+      pack_bins=64,             # rows filled at once by best-fit packing
   ))
   c.optimizer = ml_collections.ConfigDict(dict(
       name="adamw", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.01,
@@ -85,6 +88,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
   c.data.vocab_size = enc.vocab_size
   c.batch_size = 256            # global, over all hosts and devices
   c.grad_accum_steps = 1
+  c.prefetch_batches = 2        # read and placed on the devices while the step runs; 0 = off
   c.total_steps = 1_000_000
   c.seed = 0
   c.mesh_shape = (-1, 1, 1)     # (data, fsdp, tensor); -1 = the rest of the devices
@@ -119,6 +123,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.optimizer.schedule not in optimizers.SCHEDULES:
     raise ValueError(f"config.optimizer.schedule: {config.optimizer.schedule!r} is not one of "
                      f"{optimizers.SCHEDULES}")
+  if config.prefetch_batches < 0:
+    raise ValueError(f"config.prefetch_batches: must be >= 0, got {config.prefetch_batches}")
   for key in ("batch_size", "total_steps", "checkpoint_every_steps", "log_every_steps",
               "grad_accum_steps", "keep_checkpoints", "eval_every_steps"):
     if config[key] <= 0:
@@ -127,6 +133,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"config.data.max_seq_len {config.data.max_seq_len} exceeds the model's "
                      f"{encoder_config(config.model, 'model').max_length} positions")
   resolve_shape(config.mesh_shape, jax.device_count())
+  if config.data.pack_max_examples < 0 or config.data.pack_bins < 1:
+    raise ValueError("config.data.pack_max_examples must be >= 0 (0 = max_seq_len // 16) and "
+                     f"config.data.pack_bins >= 1; got {config.data.pack_max_examples}, "
+                     f"{config.data.pack_bins}")
   if not 0 < config.objective.mask_prob < 1:
     raise ValueError(f"config.objective.mask_prob: must lie in (0, 1), got "
                      f"{config.objective.mask_prob}")

@@ -17,6 +17,7 @@ import numpy as np
 from bertlab.training import optimizers
 from bertlab.training.checkpoint import Checkpointer
 from bertlab.training.metrics_writer import MetricsWriter
+from bertlab.training.prefetch import Prefetcher
 from bertlab.training.step import CompiledSteps
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ class _StopFlag:
 
 def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
         flops_per_step: float = 0.0, peak_flops: float = 0.0, tokens_per_step: int = 0,
-        echo=print):
+        echo=print, prefetch: int = 0):
   """Train until config.total_steps; return (final state, last logged metrics).
+
+  `prefetch`: batches read and placed on the devices ahead of the step, in a thread.
 
   Ends with one line: the first and last logged loss and MLM accuracy."""
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
@@ -63,6 +66,7 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
     echo(f"resumed from step {step} in {ckpt.directory}")
   else:
     state, step = steps.init(), 0
+  batches = Prefetcher(train_iter, lambda b: place(b, steps.batch_sharding), prefetch)
   stop = _StopFlag()
   progress = None
   if config.progress_bar and jax.process_index() == 0:
@@ -72,7 +76,7 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
   first, last, t0, steps_since = {}, {}, time.perf_counter(), 0
   try:
     while step < config.total_steps:
-      batch = place(next(train_iter), steps.batch_sharding)
+      batch = next(batches)
       state, metrics = steps.train(state, batch)
       step += 1
       steps_since += 1
@@ -88,6 +92,8 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
         dt = time.perf_counter() - t0
         m["steps_per_s"] = steps_since / dt
         m["tokens_per_s"] = tokens_per_step * steps_since / dt
+        if "nonpad_tokens" in m:  # estimated from the logged step's batch
+          m["nonpad_tokens_per_s"] = m["nonpad_tokens"] * steps_since / dt
         if flops_per_step and peak_flops:
           m["mfu"] = flops_per_step * steps_since / dt / (peak_flops * jax.device_count())
         writer.write(step, m)
@@ -103,12 +109,13 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
       if progress is not None:
         progress.update(1)
       if step % config.checkpoint_every_steps == 0 or step == config.total_steps or stop.requested:
-        ckpt.save(step, state, {"iterator": train_iter.get_state()},
+        ckpt.save(step, state, {"iterator": batches.get_state()},
                   force=stop.requested or step == config.total_steps)
       if stop.requested:
         echo(f"SIGTERM: saved step {step} to {ckpt.directory}; exiting")
         break
   finally:
+    batches.close()
     stop.restore()
     ckpt.close()
     writer.close()

@@ -32,14 +32,15 @@ def _rngs(key, step):
 
 
 def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, example_batch,
-          seed: int, grad_accum_steps: int = 1) -> CompiledSteps:
+          seed: int, grad_accum_steps: int = 1, donate: bool = True) -> CompiledSteps:
   """Init and step functions for `model`, whose apply(batch, deterministic) -> (loss, metrics).
 
   `example_batch`: global-shape arrays (or ShapeDtypeStructs) of one batch. Parameters and
   optimizer state are created sharded by their logical axes; batches are split over
   data x fsdp. With `grad_accum_steps` > 1 the batch is cut into that many micro-batches
   whose gradients (and metrics) are averaged before one update: memory of a micro-batch,
-  the update of the whole batch (each micro-batch's loss is its own mean).
+  the update of the whole batch (each micro-batch's loss is its own mean). `donate`: the
+  step writes the new state into the old state's buffers (off only to measure what it saves).
   """
   batch_size = jax.tree_util.tree_leaves(example_batch)[0].shape[0]
   if batch_size % grad_accum_steps:
@@ -97,6 +98,8 @@ def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, ex
     metrics = dict(metrics, grad_norm=optax.global_norm(grads),
                    learning_rate=schedule(state.step),
                    skipped=1 - finite.astype(jnp.int32))
+    if "attention_mask" in batch:  # real (non-pad) tokens: what packing raises
+      metrics["nonpad_tokens"] = batch["attention_mask"].sum()
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
     return new, metrics
 
@@ -107,8 +110,10 @@ def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, ex
 
   batch_shardings = jax.tree_util.tree_map(lambda _: data_sharding, example_batch)
   train = jax.jit(train_step, in_shardings=(shardings, batch_shardings),
-                  out_shardings=(shardings, replicated), donate_argnums=(0,))
-  evaluate = jax.jit(eval_step, in_shardings=(shardings.params, batch_shardings),
+                  out_shardings=(shardings, replicated),
+                  donate_argnums=(0,) if donate else ())
+  # Evaluation batches may carry other keys (e.g. unpacked rows while training packs them).
+  evaluate = jax.jit(eval_step, in_shardings=(shardings.params, data_sharding),
                      out_shardings=replicated)
   return CompiledSteps(init=init, train=train, eval=evaluate, state_shardings=shardings,
                        abstract_state=abstract, batch_sharding=data_sharding)
