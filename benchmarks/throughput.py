@@ -63,9 +63,13 @@ def synthetic_batch(cfg, batch, seq, max_pred, seed=0):
 
 
 def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=None,
-               family=None, generator_fraction=None, compile_only=False):
+               family=None, generator_fraction=None, compile_only=False, encoder=None,
+               donate=True, make_batch=None):
+  """`encoder`: EncoderConfig overrides (e.g. remat=True, scan_layers=False); `donate`: donate
+  the train state to the step (as training does); `make_batch(cfg, batch, seq, max_pred)`:
+  the host batch (default `synthetic_batch`)."""
   family = family or family_of(preset)
-  cfg = presets.get(preset, dtype=dtype)
+  cfg = presets.get(preset, dtype=dtype, **(encoder or {}))
   if family in ("bert", "albert") and not cfg.use_pooler:
     cfg = cfg.replace(use_pooler=True)  # NSP/SOP read the pooled [CLS] state
   gen = None
@@ -75,15 +79,15 @@ def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=Non
       gen = cfg.replace(hidden_size=int(cfg.hidden_size * f), num_heads=max(1, int(
           cfg.num_heads * f)), intermediate_size=int(cfg.intermediate_size * f))
     else:
-      gen = presets.get(generator or f"{preset}-generator", dtype=dtype)
+      gen = presets.get(generator or f"{preset}-generator", dtype=dtype, **(encoder or {}))
   model = build_model(family, cfg, gen)
   opt = ml_collections.ConfigDict(dict(
       name="adamw", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.01,
       warmup_steps=10, schedule="linear", power=1.0, end_lr_ratio=0.0, clip_norm=1.0))
   tx, lr = optimizers.build(opt, 1000)
   mesh = mesh_lib.make_mesh((-1, 1, 1))
-  host = synthetic_batch(cfg, batch, seq, max_pred)
-  built = step_lib.build(model, tx, lr, mesh, host, seed=0)
+  host = (make_batch or synthetic_batch)(cfg, batch, seq, max_pred)
+  built = step_lib.build(model, tx, lr, mesh, host, seed=0, donate=donate)
   compiled, compile_s, cost = step_lib.compile_ahead(built, host)
   if compile_only:
     return {"compile_s": compile_s, "xla_flops_per_step": float(cost.get("flops", 0.0))}
@@ -155,6 +159,21 @@ def bench_reference(preset, batch, seq, steps, warmup):
           f"{tf.__version__} {type(model).__name__}, torch {torch.__version__}"}
 
 
+def parse_override(kv: str):
+  """'field=value' -> (field, value) with value as int, float, bool or str."""
+  if "=" not in kv:
+    raise SystemExit(f"--set expects FIELD=VALUE, got {kv!r}")
+  k, v = kv.split("=", 1)
+  if v.lower() in ("true", "false"):
+    return k, v.lower() == "true"
+  for cast in (int, float):
+    try:
+      return k, cast(v)
+    except ValueError:
+      pass
+  return k, v
+
+
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--preset", required=True, help="published name, e.g. bert-mini, electra-small")
@@ -171,6 +190,9 @@ def main(argv=None):
   ap.add_argument("--family", default=None,
                   help="objectives to train (default: the preset's family), e.g. bert on "
                        "electra-small's encoder for a same-size comparison")
+  ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                  help="EncoderConfig override, repeatable: --set remat=true "
+                       "--set attention_dropout=0 --set attention_impl=cudnn")
   ap.add_argument("--reference", choices=["hf"], default=None)
   ap.add_argument("--peak-size", type=int, default=2048)
   ap.add_argument("--compile-only", action="store_true",
@@ -178,9 +200,10 @@ def main(argv=None):
   ap.add_argument("--json", default=None)
   args = ap.parse_args(argv)
   max_pred = args.max_predictions or max(1, round(0.15 * args.seq))
+  encoder = dict(parse_override(kv) for kv in args.set)
   if args.compile_only:
     r = bench_ours(args.preset, args.batch, args.seq, args.dtype, 0, 0, max_pred, args.generator,
-                   args.family, args.generator_fraction, compile_only=True)
+                   args.family, args.generator_fraction, compile_only=True, encoder=encoder)
     print(f"{args.preset} batch {args.batch} seq {args.seq} {args.dtype}: train step compiled "
           f"in {r['compile_s']:.1f} s")
     if args.json:
@@ -190,12 +213,13 @@ def main(argv=None):
   dt = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
   peak = flops_lib.measure_matmul_peak(args.peak_size, dt)
   ours = bench_ours(args.preset, args.batch, args.seq, args.dtype, args.steps, args.warmup,
-                    max_pred, args.generator, args.family, args.generator_fraction)
+                    max_pred, args.generator, args.family, args.generator_fraction,
+                    encoder=encoder)
   ours["mfu"] = ours["model_flops_per_step"] / (ours["step_ms"] / 1e3) / (
       peak * jax.device_count())
   result = {"preset": args.preset, "family": args.family or family_of(args.preset),
             "batch": args.batch, "seq": args.seq, "dtype": args.dtype,
-            "max_predictions": max_pred, "device": str(jax.devices()[0].device_kind),
+            "max_predictions": max_pred, "encoder_overrides": encoder, "device": str(jax.devices()[0].device_kind),
             "n_devices": jax.device_count(), "matmul_peak_flops": peak, **ours}
   rows = [("bertlab", ours)]
   if args.reference:
