@@ -31,6 +31,7 @@ import throughput  # noqa: E402  (puts the repository root first and drops this 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bertlab.data.packing import PackingSpec  # noqa: E402
 from bertlab.training import flops as flops_lib  # noqa: E402
 
 ARMS = [  # name, bench_ours keywords, what it undoes
@@ -70,7 +71,6 @@ def packed_batch(cfg, batch, seq, max_pred, examples_per_row=3, seed=0):
 def measure_fill(corpus, family, seq, max_pred, batches=40):
   """Real-token fraction of the family's rows on `corpus`: (unpacked, packed)."""
   from bertlab.data.pipeline import build_pretraining_data, make_iterator
-  from bertlab.data.packing import PackingSpec
   from bertlab.objectives import masking
 
   with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +95,7 @@ def run_arm(args, kw, max_pred):
   dtype = kw.pop("dtype", "float32")
   p = args.seq if all_positions else max_pred
   if packed:
-    p = max_pred + max(2, args.seq // 16) // 2
+    p = PackingSpec.default(args.seq, max_pred).max_predictions
     kw["make_batch"] = lambda cfg, b, s, mp: packed_batch(cfg, b, s, mp)
   r = throughput.bench_ours(args.preset, args.batch, args.seq, dtype, args.steps, args.warmup,
                             p, **kw)

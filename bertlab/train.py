@@ -82,7 +82,7 @@ def packing_spec(config):
   spec = PackingSpec.default(d.max_seq_len, config.objective.max_predictions, bins=d.pack_bins)
   if d.pack_max_examples:
     s = d.pack_max_examples
-    spec = PackingSpec(d.max_seq_len, config.objective.max_predictions + s // 2, s, d.pack_bins)
+    spec = PackingSpec(d.max_seq_len, spec.max_predictions, s, d.pack_bins)
   return spec
 
 

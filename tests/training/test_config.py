@@ -36,6 +36,9 @@ def test_every_config_file_validates():
     (lambda c: c.optimizer.__setitem__("name", "adam"), "optimizer.name"),
     (lambda c: c.__setitem__("mesh_shape", (1, 1)), "mesh_shape: expected 3 sizes"),
     (lambda c: c.__setitem__("mesh_shape", (4, 1, 1)), "needs 4 devices"),
+    (lambda c: c.data.__setitem__("pack_bins", 0), "pack_bins"),
+    (lambda c: c.data.__setitem__("pack_max_examples", -1), "pack_max_examples"),
+    (lambda c: c.__setitem__("prefetch_batches", -1), "prefetch_batches"),
 ])
 def test_bad_values_are_named(mutate, msg):
   c = tiny_config("bert")
@@ -73,3 +76,18 @@ def test_cli_missing_or_empty_corpus_is_one_clear_line(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert msg in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
+def test_packing_spec_follows_the_config():
+  from bertlab import train
+
+  c = tiny_config("bert")
+  assert train.packing_spec(c) is None  # off by default: the papers' batches are sequences
+  with c.unlocked():
+    c.data.packing = True
+  spec = train.packing_spec(c)
+  assert (spec.max_seq_len, spec.max_examples, spec.max_predictions, spec.bins) == (
+      64, 4, c.objective.max_predictions + 2, 64)
+  with c.unlocked():
+    c.data.pack_max_examples = 6
+  assert train.packing_spec(c).max_examples == 6
