@@ -17,7 +17,6 @@ tokens per row is measured on that text (the family's instances, unpacked and pa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -50,7 +49,8 @@ ARMS = [  # name, bench_ours keywords, what it undoes
 def packed_batch(cfg, batch, seq, max_pred, examples_per_row=3, seed=0):
   """A synthetic batch of packed rows: `examples_per_row` examples side by side in each row."""
   b = throughput.synthetic_batch(cfg, batch, seq, max_pred, seed)
-  s = max(2, seq // 16)
+  s = PackingSpec.default(seq, max_pred).max_examples
+  examples_per_row = min(examples_per_row, s)
   starts = np.linspace(0, seq, examples_per_row + 1).astype(int)
   seg = np.zeros(seq, np.int32)
   pos = np.zeros(seq, np.int32)
@@ -143,11 +143,9 @@ def main(argv=None):
     print(f"{r['arm']:<24}{r['step_ms']:>9.0f}{r['vs_default']:>10.2f}x{r['tokens_per_s']:>10.0f}"
           f"{useful:>13}{r['compile_s']:>10.1f}{mem:>10}")
   if args.json:
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-      json.dump({"preset": args.preset, "batch": args.batch, "seq": args.seq,
-                 "matmul_peak_flops": peak, "fill_unpacked_packed_examples": fill,
-                 "arms": results}, f, indent=2)
+    throughput.write_json(args.json, {
+        "preset": args.preset, "batch": args.batch, "seq": args.seq, "matmul_peak_flops": peak,
+        "fill_unpacked_packed_instances": fill, "arms": results})
   return results
 
 

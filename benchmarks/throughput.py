@@ -159,6 +159,12 @@ def bench_reference(preset, batch, seq, steps, warmup):
           f"{tf.__version__} {type(model).__name__}, torch {torch.__version__}"}
 
 
+def write_json(path: str, obj) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(obj, f, indent=2)
+
+
 def parse_override(kv: str):
   """'field=value' -> (field, value) with value as int, float, bool or str."""
   if "=" not in kv:
@@ -237,9 +243,7 @@ def main(argv=None):
     print(f"{name:<11}{r['tokens_per_s']:>11.0f}{r['step_ms']:>10.1f}{r['compile_s']:>11.1f}"
           f"{mfu:>8}{ratio:>8}")
   if args.json:
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-      json.dump(result, f, indent=2)
+    write_json(args.json, result)
   return result
 
 
