@@ -3,7 +3,7 @@
   build_pretraining_data(...)  corpus -> (tokenizer, instances): the trainer's entry point
   bertlab.data.pipeline        the grain pipeline over instances
 
-Names are imported on first use, so `python -m bertlab.data.tokenizers` and light users do not
+Names are imported on first use, so `python -m bertlab.data.tokenizer_training` and light users do not
 load grain or TFDS.
 """
 
@@ -12,7 +12,7 @@ import importlib
 _EXPORTS = {
     "TokenCache": "cache", "build_cache": "cache", "load_cache": "cache",
     "Corpus": "corpora", "CorpusStats": "corpora", "TextFiles": "corpora",
-    "open_corpus": "corpora", "PydocCorpus": "corpora_builtin", "TfdsCorpus": "corpora_builtin",
+    "open_corpus": "corpus_spec", "PydocCorpus": "corpora_builtin", "TfdsCorpus": "corpora_builtin",
     "FAMILIES": "instances", "build_instances": "instances",
     "build_pretraining_data": "pretraining_data", "make_dataset": "pipeline",
     "make_iterator": "pipeline", "train_tokenizer": "tokenizer_training",

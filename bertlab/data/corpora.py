@@ -257,32 +257,6 @@ def _hash(obj) -> str:
   return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def open_corpus(spec: Sequence[str] | str | None, **options) -> Corpus:
-  """The trainer's corpus argument as a Corpus.
-
-  None: the built-in `PydocCorpus`. ["tfds:NAME[:SPLIT]"]: a `TfdsCorpus` (split default
-  "train"). Otherwise file paths / globs for `TextFiles`; `options` go to that class.
-  """
-  from bertlab.data import corpora_builtin
-
-  if spec is None:
-    return corpora_builtin.PydocCorpus(**_only(options, "max_line_bytes"))
-  spec = [spec] if isinstance(spec, str) else list(spec)
-  tfds_specs = [s for s in spec if s.startswith("tfds:")]
-  if tfds_specs:
-    if len(spec) != 1:
-      raise ValueError(f"corpus: one 'tfds:NAME[:SPLIT]' entry alone, or text files; got {spec}")
-    name, _, split = tfds_specs[0][len("tfds:"):].partition(":")
-    return corpora_builtin.TfdsCorpus(name, split or "train",
-                                      **_only(options, "split_sentences", "max_line_bytes",
-                                              "text_key", "data_dir"))
-  return TextFiles(spec, **options)
-
-
-def _only(options: dict, *keys: str) -> dict:
-  return {k: v for k, v in options.items() if k in keys and v is not None}
-
-
 def iter_texts(source: Corpus | Iterable[str]) -> Iterator[str]:
   """Sentences of a Corpus, or the strings of any iterable."""
   return source.sentences() if isinstance(source, Corpus) else iter(source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bertlab.data.cache import TokenCache
-from bertlab.data.instances import InstanceWriter
+from bertlab.data.instance_writer import InstanceWriter
 
 
 def truncation_counts(len_a: int, len_b: int, max_total: int) -> tuple[int, int]:

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from bertlab.data import cache as cache_lib
-from bertlab.data import corpora, instances
+from bertlab.data import corpus_spec, instances
 from bertlab.data.tokenizers import KINDS, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def build_pretraining_data(*, family: str, corpus: list[str] | None, tokenizer_d
   if lowercase is None and family == "spanbert":
     lowercase = False  # SpanBERT is cased
   options = dict(doc_per_line=doc_per_line, split_sentences=split_sentences)
-  text = corpora.open_corpus(corpus, **{k: v for k, v in options.items() if v is not None})
+  text = corpus_spec.open_corpus(corpus, **{k: v for k, v in options.items() if v is not None})
   tok = _tokenizer(text, tokenizer_dir, tokenizer_kind, vocab_size, lowercase, requested_case,
                    cache_dir)
   tokens = cache_lib.build_cache(text, tok, cache_dir, progress=progress)

@@ -14,10 +14,11 @@ import argparse
 import io
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 
-from bertlab.data import corpora
+from bertlab.data import corpora, corpus_spec
 from bertlab.data.tokenizers import KINDS, META_FILE, Tokenizer, _albert_normalizer
 
 _ORDER = {
@@ -135,7 +136,7 @@ def _train_sentencepiece(lines, vocab_size, lowercase, max_sentences, out_dir):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  p = argparse.ArgumentParser(prog="python -m bertlab.data.tokenizers",
+  p = argparse.ArgumentParser(prog="python -m bertlab.data.tokenizer_training",
                               description="Train a tokenizer from text files (default: the "
                                           "built-in pydoc corpus) and save it to a directory.")
   sub = p.add_subparsers(dest="command", required=True)
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   t.add_argument("--doc-per-line", action="store_true", help="each line is a document")
   t.add_argument("files", nargs="*", help="text files or globs (.gz ok); none: built-in corpus")
   args = p.parse_args(argv)
-  corpus = corpora.open_corpus(args.files or None, doc_per_line=args.doc_per_line)
+  corpus = corpus_spec.open_corpus(args.files or None, doc_per_line=args.doc_per_line)
   tok = train_tokenizer(
       args.kind, corpus, vocab_size=args.vocab_size,
       lowercase=None if args.kind == "bpe" else not args.cased)
@@ -156,3 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   print(f"{args.kind} tokenizer, {tok.vocab_size} ids, saved to {args.out}")
   print(corpus.stats.summary())
   return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -18,7 +18,7 @@ in one. The first token of every encoded text is always a word start.
 Special-token strings inside text ("[MASK]", "<s>") are tokenized as plain text: corpus text can
 never inject control ids.
 
-CLI: python -m bertlab.data.tokenizers train --kind wordpiece --vocab-size 30522 --out DIR FILES...
+CLI: python -m bertlab.data.tokenizer_training train --kind wordpiece --vocab-size 30522 --out DIR FILES...
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -311,9 +310,3 @@ def _looks_uncased(vocab: dict[str, int]) -> bool:
   words = [t for t in vocab if not (t.startswith("[") and t.endswith("]"))]
   upper = sum(any(c.isupper() for c in t) for t in words)
   return upper <= 0.001 * max(len(words), 1)
-
-
-if __name__ == "__main__":
-  from bertlab.data.tokenizer_training import main  # the CLI lives with the training code
-
-  sys.exit(main())

@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from bertlab.data import corpora
+from bertlab.data import corpora, corpus_spec
 from bertlab.data.corpora import TextFiles
 from bertlab.data.corpora_builtin import PydocCorpus, TfdsCorpus
 
@@ -33,7 +33,7 @@ def test_gzip_and_globs_in_sorted_order(tmp_path):
   _write(tmp_path, "b.txt", "from b\n")
   with gzip.open(tmp_path / "a.txt.gz", "wt") as f:
     f.write("from a\n\nsecond a\n")
-  c = corpora.open_corpus([str(tmp_path / "*.txt*")])
+  c = corpus_spec.open_corpus([str(tmp_path / "*.txt*")])
   assert list(c.documents()) == [["from a"], ["second a"], ["from b"]]
   assert c.stats.files == 2
 
@@ -106,7 +106,7 @@ def test_fingerprint_follows_file_contents(tmp_path):
 
 
 def test_builtin_pydoc_corpus():
-  c = corpora.open_corpus(None)
+  c = corpus_spec.open_corpus(None)
   assert isinstance(c, PydocCorpus)
   docs = list(c.documents())
   assert len(docs) > 50 and c.stats.chars > 300_000
@@ -121,7 +121,7 @@ def test_tfds_data_source_with_mock_data():
            {"text": b"", "title": b"empty"},
            {"text": b"bad \xff byte", "title": b"b"}]
   with tfds.testing.mock_data(as_data_source_fn=lambda *a, **k: texts):
-    c = corpora.open_corpus(["tfds:wikipedia/20230601.en:train"])
+    c = corpus_spec.open_corpus(["tfds:wikipedia/20230601.en:train"])
     assert isinstance(c, TfdsCorpus)
     assert list(c.documents()) == [["First sentence.", "Second one.", "New paragraph."],
                                    ["bad \ufffd byte"]]

@@ -170,7 +170,7 @@ def test_load_errors(tmp_path):
 
 def test_cli_trains_and_saves(tmp_path, corpus_file):
   out = tmp_path / "tok"
-  run = subprocess.run([sys.executable, "-m", "bertlab.data.tokenizers", "train", "--kind",
+  run = subprocess.run([sys.executable, "-m", "bertlab.data.tokenizer_training", "train", "--kind",
                         "sentencepiece", "--vocab-size", "300", "--out", str(out), corpus_file],
                        capture_output=True, text=True, check=True)
   assert "sentencepiece tokenizer" in run.stdout and "Warning" not in run.stderr
