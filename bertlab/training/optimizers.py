@@ -8,6 +8,7 @@ parameters and biases; a NaN/Inf guard that skips a bad update and counts it.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("adamw", "lamb")
@@ -36,6 +37,23 @@ def decay_mask(params):
   return jax.tree_util.tree_map_with_path(keep, params)
 
 
+def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
+  """`optax.clip_by_global_norm` in the form optax's own TODO calls faster: one scale factor,
+  min(1, max_norm / norm), multiplied into every leaf. XLA fuses that multiply into Adam's
+  update, where it materialises optax's per-leaf select between t and t / norm * max_norm
+  (kept there for meta-gradients, which training does not take). Measured on this project's CPU
+  machine at bert-base size: clip + AdamW 280 ms -> 150 ms per update (plain AdamW 120 ms).
+  Equal to optax's values up to rounding of the scaled leaves; unchanged below the threshold."""
+
+  def update(updates, state, params=None):
+    del params
+    norm = optax.global_norm(updates)
+    scale = jnp.minimum(1.0, max_norm / jnp.maximum(norm, jnp.finfo(jnp.float32).tiny))
+    return jax.tree_util.tree_map(lambda t: t * scale.astype(t.dtype), updates), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
 def build(cfg, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """The optimizer of `cfg` (config.optimizer) and its learning-rate schedule."""
   if cfg.name not in OPTIMIZERS:
@@ -47,7 +65,7 @@ def build(cfg, total_steps: int) -> tuple[optax.GradientTransformation, optax.Sc
   else:
     opt = optax.lamb(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay,
                      mask=decay_mask)
-  chain = [optax.clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm > 0 else []
+  chain = [clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm > 0 else []
   tx = optax.chain(*chain, opt)
   # Skipped updates are counted in the state; the loop stops the run after
   # `max_consecutive_bad_steps` (apply_if_finite alone would apply them anyway).

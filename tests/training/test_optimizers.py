@@ -65,6 +65,22 @@ def test_both_optimizers_minimise_a_quadratic(name):
   assert float(jnp.abs(p["w"]).max()) < 0.5
 
 
+@pytest.mark.parametrize("scale", [0.01, 1.0, 30.0, float("inf")])
+def test_clip_matches_optax_and_clips_to_the_norm(scale):
+  rng = np.random.default_rng(0)
+  g = {"a": jnp.asarray(rng.normal(size=(7, 5)) * scale, jnp.float32),
+       "b": {"c": jnp.asarray(rng.normal(size=(3,)) * scale, jnp.float32)}}
+  ours, _ = optimizers.clip_by_global_norm(1.0).update(g, optax.EmptyState())
+  ref, _ = optax.clip_by_global_norm(1.0).update(g, optax.EmptyState())
+  for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(ref), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
+  norm = float(optax.global_norm(ours))
+  if np.isfinite(scale):
+    assert norm <= 1.0 + 1e-6
+    if float(optax.global_norm(g)) < 1.0:
+      jax.tree_util.tree_map(np.testing.assert_array_equal, ours, g)  # below: untouched
+
+
 def test_unknown_optimizer_is_named():
   with pytest.raises(ValueError, match="optimizer.name"):
     optimizers.build(_cfg(name="sgd"), 10)
