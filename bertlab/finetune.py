@@ -26,7 +26,6 @@ import sys
 import numpy as np
 
 from bertlab import finetune_config as config_lib
-from bertlab.training import config_keys
 
 log = logging.getLogger("bertlab")
 
@@ -124,51 +123,16 @@ def run(config, workdir: str, echo=print) -> dict:
 
 
 def main(argv=None):
-  from absl import flags
-  from ml_collections import config_flags
+  from bertlab.training import cli
 
   argv = sys.argv if argv is None else argv
-  fl = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", None, "config file (configs/finetune/TASK.py)",
-                                  flag_values=fl, lock_config=True)
-  flags.DEFINE_string("workdir", None, "output directory", flag_values=fl)
-  try:
-    fl(argv)
-  except (AttributeError, KeyError, ValueError, flags.Error) as e:
-    sys.exit("error: bad command line: " + _explain_flag_error(e, argv))
-  if fl.config is None or fl.workdir is None:
-    sys.exit("usage: python finetune.py --config configs/finetune/TASK.py --workdir DIR "
-             "--config.init_from=PATH [--config.KEY=VALUE ...]")
+  fl = cli.parse(argv, config_help="config file (configs/finetune/TASK.py)",
+                 workdir_help="output directory",
+                 usage="python finetune.py --config configs/finetune/TASK.py --workdir DIR "
+                       "--config.init_from=PATH [--config.KEY=VALUE ...]")
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
   logging.getLogger("absl").setLevel(logging.WARNING)  # orbax logs every save step at INFO
-  try:
-    run(fl.config, fl.workdir)
-  except (ValueError, KeyError, FileNotFoundError) as e:
-    sys.exit(f"error: {e}")
-  return 0
-
-
-def _explain_flag_error(e, argv) -> str:
-  """The flag parser's message, plus the nearest valid key for an unknown --config.KEY."""
-  msg = str(e).replace("\\n", " ").replace("\n", " ").strip("'\" ")
-  config_file = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
-  if config_file is None and "--config" in argv[:-1]:
-    config_file = argv[argv.index("--config") + 1]
-  keys = [a[len("--config."):].split("=", 1)[0] for a in argv if a.startswith("--config.")]
-  if config_file is None or not keys:
-    return msg
-  try:
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_finetune_config", config_file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    known = dict(config_keys.walk(module.get_config()))
-  except Exception:  # noqa: BLE001 - the parser's own message is still shown
-    return msg
-  for key in keys:
-    if key not in known:
-      return f"unknown config key {key!r}" + config_keys.nearest_key(key, known)
-  return msg
+  return cli.run_or_exit(run, fl.config, fl.workdir)
 
 
 if __name__ == "__main__":

@@ -183,26 +183,20 @@ def run(config, workdir: str, echo=print):
 
 
 def main(argv=None):
-  from absl import flags
-  from ml_collections import config_flags
+  from bertlab.training import cli
 
   argv = sys.argv if argv is None else argv
-  fl = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", None, "config file (configs/...py)", flag_values=fl,
-                                  lock_config=True)
-  flags.DEFINE_string("workdir", None, "run directory (resumes if it holds checkpoints)",
-                      flag_values=fl)
-  flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (several hosts)",
-                      flag_values=fl)
-  flags.DEFINE_integer("num_processes", None, "number of hosts", flag_values=fl)
-  flags.DEFINE_integer("process_id", None, "this host's index", flag_values=fl)
-  try:
-    fl(argv)
-  except (AttributeError, KeyError, ValueError, flags.Error) as e:
-    msg = str(e).replace("\\n", " ").replace("\n", " ").strip("'\" ")
-    sys.exit(f"error: bad command line: {msg}")
-  if fl.config is None or fl.workdir is None:
-    sys.exit("usage: python train.py --config CONFIG.py --workdir DIR [--config.KEY=VALUE ...]")
+
+  def hosts(flags, fl):
+    flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (several hosts)",
+                        flag_values=fl)
+    flags.DEFINE_integer("num_processes", None, "number of hosts", flag_values=fl)
+    flags.DEFINE_integer("process_id", None, "this host's index", flag_values=fl)
+
+  fl = cli.parse(argv, config_help="config file (configs/...py)",
+                 workdir_help="run directory (resumes if it holds checkpoints)",
+                 usage="python train.py --config CONFIG.py --workdir DIR [--config.KEY=VALUE ...]",
+                 define_extra=hosts)
   logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
   logging.getLogger("bertlab").setLevel(logging.INFO)  # ours at INFO; libraries' chatter off
   if fl.num_processes and fl.num_processes > 1:
@@ -210,11 +204,7 @@ def main(argv=None):
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=fl.coordinator_address,
                                num_processes=fl.num_processes, process_id=fl.process_id)
-  try:
-    run(fl.config, fl.workdir)
-  except (ValueError, KeyError, FileNotFoundError) as e:  # bad input: one clear line, no trace
-    sys.exit(f"error: {e}")
-  return 0
+  return cli.run_or_exit(run, fl.config, fl.workdir)
 
 
 if __name__ == "__main__":

@@ -204,26 +204,12 @@ def main(argv=None):
   import logging
   import sys
 
-  from absl import flags
-  from ml_collections import config_flags
+  from bertlab.training import cli
 
   argv = sys.argv if argv is None else argv
-  fl = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", None, "config file (configs/distill/*.py)",
-                                  flag_values=fl, lock_config=True)
-  flags.DEFINE_string("workdir", None, "run directory (resumes if it holds checkpoints)",
-                      flag_values=fl)
-  try:
-    fl(argv)
-  except (AttributeError, KeyError, ValueError, flags.Error) as e:
-    msg = str(e).replace("\\n", " ").replace("\n", " ").strip("'\" ")
-    sys.exit(f"error: bad command line: {msg}")
-  if fl.config is None or fl.workdir is None:
-    sys.exit("usage: python distill.py --config configs/distill/CONFIG.py --workdir DIR "
-             "--config.teacher=WORKDIR [--config.KEY=VALUE ...]")
+  fl = cli.parse(argv, config_help="config file (configs/distill/*.py)",
+                 workdir_help="run directory (resumes if it holds checkpoints)",
+                 usage="python distill.py --config configs/distill/CONFIG.py --workdir DIR "
+                       "--config.teacher=WORKDIR [--config.KEY=VALUE ...]")
   logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-  try:
-    run(fl.config, fl.workdir)
-  except (ValueError, KeyError, FileNotFoundError) as e:
-    sys.exit(f"error: {e}")
-  return 0
+  return cli.run_or_exit(run, fl.config, fl.workdir)
