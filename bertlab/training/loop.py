@@ -62,7 +62,14 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
   if restored is not None:
     state, data_state, step = restored
     if "iterator" in data_state:
-      train_iter.set_state(data_state["iterator"])
+      try:
+        train_iter.set_state(data_state["iterator"])
+      except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(
+            f"the checkpoint at step {step} in {ckpt.directory} holds a data position this "
+            f"pipeline cannot take ({type(e).__name__}: {e}); was data.packing, the batch size "
+            "or the data changed since it was written? Resume with the run's own config "
+            "(WORKDIR/config.json) or start a new workdir; the checkpoint is left as it is") from e
     echo(f"resumed from step {step} in {ckpt.directory}")
   else:
     state, step = steps.init(), 0

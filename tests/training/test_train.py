@@ -62,3 +62,12 @@ def test_packed_run_trains_and_resumes_exactly(tmp_path, small_config):
   assert [r["step"] for r in b] == [5, 10, 15, 20]
   assert [r["loss"] for r in a] == [r["loss"] for r in b]
   assert all(r["nonpad_tokens"] > 0 for r in a)
+
+
+def test_resuming_with_packing_switched_is_a_clear_error(tmp_path, small_config):
+  tok, run = str(tmp_path / "tok"), str(tmp_path / "run")
+  train.run(small_config("bert", "", tok, total_steps=5), run, echo=lambda *_: None)
+  with pytest.raises(ValueError, match="data position this pipeline cannot take"):
+    train.run(small_config("bert", "", tok, total_steps=10, **{"data.packing": True}), run,
+              echo=lambda *_: None)
+  assert os.path.isdir(os.path.join(run, "checkpoints", "5"))  # nothing lost
