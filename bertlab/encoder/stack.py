@@ -24,7 +24,9 @@ class Stack(nn.Module):
     cfg = self.config
     body = nn.remat(Layer, prevent_cse=False) if cfg.remat else Layer
     repeat = cfg.num_layers // cfg.num_groups
-    group = nn.scan(
+    # A group applied once is the layer itself (BERT's G = L): a length-1 inner scan would
+    # only add a second level of stacked residuals.
+    group = body if repeat == 1 else nn.scan(
         body,
         variable_broadcast="params",  # one set of weights, applied `repeat` times
         split_rngs={"params": False, "dropout": True},
