@@ -7,6 +7,7 @@ import jax.numpy as jnp
 
 from bertlab.encoder.common import compute_dtype, dense
 from bertlab.encoder.config import EncoderConfig
+from bertlab.encoder.dropout import Dropout
 
 
 class SelfAttention(nn.Module):
@@ -45,7 +46,7 @@ class SelfAttention(nn.Module):
                                  jnp.finfo(logits_BxNxLxL.dtype).min)
       probs_BxNxLxL = jax.nn.softmax(logits_BxNxLxL.astype(jnp.float32), axis=-1).astype(
           compute_dtype(cfg))
-      probs_BxNxLxL = nn.Dropout(cfg.attention_dropout)(probs_BxNxLxL, deterministic=False)
+      probs_BxNxLxL = Dropout(cfg.attention_dropout)(probs_BxNxLxL, deterministic=False)
       out_BxLxNxD = jnp.einsum("bnqk,bknd->bqnd", probs_BxNxLxL, v_BxLxNxD)
 
     chex.assert_equal_shape([out_BxLxNxD, q_BxLxNxD])

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 
 from bertlab.encoder.common import compute_dtype, kernel_init, layer_norm
 from bertlab.encoder.config import EncoderConfig
+from bertlab.encoder.dropout import Dropout
 
 
 class Embeddings(nn.Module):
@@ -28,7 +29,7 @@ class Embeddings(nn.Module):
     self.position = table(cfg.max_position_embeddings, (None, "embed"), "position")
     self.token_type = table(cfg.type_vocab_size, (None, "embed"), "token_type")
     self.norm = layer_norm(cfg, "norm")
-    self.dropout = nn.Dropout(cfg.hidden_dropout)
+    self.dropout = Dropout(cfg.hidden_dropout)
 
   def __call__(self, input_ids_BxL, token_type_ids_BxL=None, position_ids_BxL=None,
                deterministic: bool = True):

@@ -5,6 +5,7 @@ import flax.linen as nn
 from bertlab.encoder.attention import SelfAttention
 from bertlab.encoder.common import activation, dense, layer_norm
 from bertlab.encoder.config import EncoderConfig
+from bertlab.encoder.dropout import Dropout
 
 
 class FeedForward(nn.Module):
@@ -28,7 +29,7 @@ class Layer(nn.Module):
   @nn.compact
   def __call__(self, x_BxLxH, mask):
     cfg = self.config
-    drop = lambda y: nn.Dropout(cfg.hidden_dropout)(y, deterministic=self.deterministic)
+    drop = lambda y: Dropout(cfg.hidden_dropout)(y, deterministic=self.deterministic)
     attn = SelfAttention(cfg, name="attention")
     ffn = FeedForward(cfg, name="mlp")
     ln_attn = layer_norm(cfg, "attention_norm")

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 
 from bertlab.encoder.common import activation, bias_init, compute_dtype, dense, layer_norm
 from bertlab.encoder.config import EncoderConfig
+from bertlab.encoder.dropout import Dropout
 
 
 def gather_positions(x_BxLxH, positions_BxP):
@@ -42,7 +43,7 @@ class PairClassifier(nn.Module):
 
   @nn.compact
   def __call__(self, pooled_BxH, deterministic=True):
-    pooled_BxH = nn.Dropout(self.config.hidden_dropout)(pooled_BxH, deterministic=deterministic)
+    pooled_BxH = Dropout(self.config.hidden_dropout)(pooled_BxH, deterministic=deterministic)
     return dense(self.config, 2, ("embed", None), "classifier")(pooled_BxH)
 
 

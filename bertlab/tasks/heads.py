@@ -14,6 +14,7 @@ import flax.linen as nn
 
 from bertlab.encoder.common import activation, dense
 from bertlab.encoder.config import EncoderConfig
+from bertlab.encoder.dropout import Dropout
 
 STYLES = ("pooled", "cls_mlp")
 # family -> (sentence head style, activation between its two dense layers).
@@ -41,7 +42,7 @@ class SequenceClassifier(nn.Module):
   @nn.compact
   def __call__(self, hidden_BxLxH, pooled_BxH, deterministic: bool = True):
     cfg = self.config
-    drop = lambda x: nn.Dropout(self.dropout)(x, deterministic=deterministic)
+    drop = lambda x: Dropout(self.dropout)(x, deterministic=deterministic)
     if self.style == "pooled":
       if pooled_BxH is None:
         raise ValueError("SequenceClassifier(style='pooled') reads the pooled [CLS] state; "
@@ -70,7 +71,7 @@ class TokenClassifier(nn.Module):
 
   @nn.compact
   def __call__(self, hidden_BxLxH, pooled_BxH=None, deterministic: bool = True):
-    x_BxLxH = nn.Dropout(self.dropout)(hidden_BxLxH, deterministic=deterministic)
+    x_BxLxH = Dropout(self.dropout)(hidden_BxLxH, deterministic=deterministic)
     logits_BxLxC = dense(self.config, self.num_labels, ("embed", None), "out")(x_BxLxH)
     chex.assert_shape(logits_BxLxC, hidden_BxLxH.shape[:2] + (self.num_labels,))
     return logits_BxLxC
