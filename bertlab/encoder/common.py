@@ -3,6 +3,7 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bertlab.encoder.config import EncoderConfig
 
@@ -11,10 +12,29 @@ def compute_dtype(cfg: EncoderConfig):
   return jnp.dtype(cfg.dtype)
 
 
+@jax.custom_jvp
+def gelu(x):
+  """The exact (erf) GELU, x * Phi(x), with one saved tensor for its backward pass.
+
+  Differentiating jax.nn.gelu keeps erfc and exp intermediates of every [B, L, F] FFN
+  activation alive until the backward pass; the derivative Phi(x) + x * phi(x) computed
+  in the forward pass is a single tensor.
+  """
+  return jax.nn.gelu(x, approximate=False)
+
+
+@gelu.defjvp
+def _gelu_jvp(primals, tangents):
+  (x,), (t,) = primals, tangents
+  cdf = 0.5 * jax.lax.erfc(-x * np.sqrt(0.5).astype(x.dtype))  # erfc: no cancellation for x << 0
+  pdf = jnp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi)).astype(x.dtype)
+  return gelu(x), t * (cdf + x * pdf)
+
+
 def activation(name: str):
   """The activation named as in the reference configs ("gelu" is the exact erf GELU)."""
   return {
-      "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+      "gelu": gelu,
       "gelu_new": lambda x: jax.nn.gelu(x, approximate=True),
       "relu": jax.nn.relu,
       "silu": jax.nn.silu,
