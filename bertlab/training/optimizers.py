@@ -7,6 +7,8 @@ parameters and biases; a NaN/Inf guard that skips a bad update and counts it.
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -54,6 +56,49 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
+class Guarded(NamedTuple):
+  """An optax transformation with `optax.apply_if_finite`'s guard (same state, same counts,
+  never gives up), whose inner transformation stays reachable so that `update_params` can put
+  the parameter update inside the guard too."""
+
+  init: Callable
+  update: Callable
+  inner: optax.GradientTransformation
+
+
+def guard(inner: optax.GradientTransformation) -> Guarded:
+  outer = optax.apply_if_finite(inner, max_consecutive_errors=1 << 30)
+  return Guarded(outer.init, outer.update, inner)
+
+
+def update_params(tx, grads, opt_state, params):
+  """(new params, new optimizer state): `tx.update` then `optax.apply_updates`.
+
+  For a `Guarded` transformation the whole of it (clip, Adam, the parameter add) runs inside
+  one `lax.cond` on the gradients' finiteness. apply_if_finite conds around the update alone,
+  which XLA cannot fuse with the add that follows: the updates are written out and read back
+  and every leaf is scanned for NaN/Inf on its own. Measured at bert-base size on this
+  project's CPU machine: clip + AdamW + guard + add 266 ms -> 113 ms (no guard at all: 100 ms).
+  A step is skipped when the gradients' global norm is not finite (a NaN or Inf, or a sum of
+  squares past float32's range); a skipped step keeps the parameters and the inner state.
+  """
+  if not isinstance(tx, Guarded):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+  finite = jnp.isfinite(optax.global_norm(grads))
+
+  def apply(_):
+    updates, inner_state = tx.inner.update(grads, opt_state.inner_state, params)
+    return optax.apply_updates(params, updates), inner_state
+
+  new_params, inner_state = jax.lax.cond(
+      finite, apply, lambda _: (params, opt_state.inner_state), None)
+  bad = 1 - finite.astype(jnp.int32)
+  return new_params, optax.ApplyIfFiniteState(
+      notfinite_count=(opt_state.notfinite_count + 1) * bad, last_finite=finite,
+      total_notfinite=opt_state.total_notfinite + bad, inner_state=inner_state)
+
+
 def build(cfg, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """The optimizer of `cfg` (config.optimizer) and its learning-rate schedule."""
   if cfg.name not in OPTIMIZERS:
@@ -69,7 +114,7 @@ def build(cfg, total_steps: int) -> tuple[optax.GradientTransformation, optax.Sc
   tx = optax.chain(*chain, opt)
   # Skipped updates are counted in the state; the loop stops the run after
   # `max_consecutive_bad_steps` (apply_if_finite alone would apply them anyway).
-  return optax.apply_if_finite(tx, max_consecutive_errors=1 << 30), lr
+  return guard(tx), lr
 
 
 def bad_step_counts(opt_state) -> tuple:

@@ -12,6 +12,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from bertlab.training import mesh as mesh_lib
+from bertlab.training import optimizers
 from bertlab.training.state import TrainState
 
 
@@ -92,8 +93,7 @@ def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, ex
       (grads, metrics), _ = jax.lax.scan(
           accumulate, zero, (jnp.arange(grad_accum_steps), chunks))
       grads, metrics = jax.tree_util.tree_map(lambda x: x / grad_accum_steps, (grads, metrics))
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
+    params, opt_state = optimizers.update_params(tx, grads, state.opt_state, state.params)
     finite = jnp.isfinite(optax.global_norm(grads))
     metrics = dict(metrics, grad_norm=optax.global_norm(grads),
                    learning_rate=schedule(state.step),

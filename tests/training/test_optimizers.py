@@ -108,3 +108,39 @@ def test_gradient_accumulation_matches_one_big_batch():
     runs.append(jax.tree_util.tree_leaves(state.params))
   for a, b in zip(*runs):
     np.testing.assert_allclose(a, b, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["adamw", "lamb"])
+def test_update_params_is_apply_if_finite_then_apply_updates(name):
+  """The fused guard gives optax's apply_if_finite parameters, states and counts, step by step,
+  through NaN and Inf gradients (skipped: nothing moves, the counts go up)."""
+  tx, _ = optimizers.build(_cfg(name=name, warmup_steps=2, schedule="linear"), 20)
+  ref = optax.apply_if_finite(tx.inner, max_consecutive_errors=1 << 30)
+  rng = np.random.default_rng(0)
+  p = {"w": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32), "bias": jnp.zeros(3)}
+  ours_p, ours_s = p, tx.init(p)
+  ref_p, ref_s = p, ref.init(p)
+  fused = jax.jit(lambda g, s, p: optimizers.update_params(tx, g, s, p))
+  for i in range(8):
+    g = jax.tree_util.tree_map(lambda x: jnp.asarray(rng.normal(size=x.shape), jnp.float32), p)
+    if i in (3, 4):  # two bad steps in a row, then a good one
+      g["w"] = g["w"].at[1, 2].set(jnp.nan if i == 3 else jnp.inf)
+    before = ours_p
+    ours_p, ours_s = fused(g, ours_s, ours_p)
+    u, ref_s = ref.update(g, ref_s, ref_p)
+    ref_p = optax.apply_updates(ref_p, u)
+    for a, b in zip(jax.tree_util.tree_leaves((ours_p, ours_s)),
+                    jax.tree_util.tree_leaves((ref_p, ref_s)), strict=True):
+      np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    if i in (3, 4):
+      np.testing.assert_array_equal(ours_p["w"], before["w"])
+    assert [int(c) for c in optimizers.bad_step_counts(ours_s)] == \
+        [int(c) for c in optimizers.bad_step_counts(ref_s)]
+  assert [int(c) for c in optimizers.bad_step_counts(ours_s)] == [0, 2]
+
+
+def test_update_params_takes_any_optax_transformation():
+  tx = optax.sgd(0.5)
+  p = {"w": jnp.ones(2)}
+  new_p, _ = optimizers.update_params(tx, {"w": jnp.ones(2)}, tx.init(p), p)
+  np.testing.assert_allclose(new_p["w"], 0.5)
