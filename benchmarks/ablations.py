@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 
 from bertlab.data.packing import PackingSpec  # noqa: E402
 from bertlab.training import flops as flops_lib  # noqa: E402
+from bertlab.training import host_memory  # noqa: E402
 
 ARMS = [  # name, bench_ours keywords, what it undoes
     ("default", {}, "scan, donated state, MLM logits at masked positions, float32"),
@@ -115,6 +116,7 @@ def main(argv=None):
   ap.add_argument("--arms", default=None, help="comma-separated subset of arm names")
   ap.add_argument("--json", default=None)
   args = ap.parse_args(argv)
+  host_memory.retain_freed_memory()  # as the drivers do
   max_pred = max(1, round(0.15 * args.seq))
   peak = flops_lib.measure_matmul_peak(2048, jnp.float32)
   arms = [a for a in ARMS if args.arms is None or a[0] in args.arms.split(",")]

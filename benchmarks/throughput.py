@@ -33,6 +33,7 @@ from bertlab.encoder import presets  # noqa: E402
 from bertlab.objectives.pretraining import zeros_like_batch  # noqa: E402
 from bertlab.objectives.registry import build_model  # noqa: E402
 from bertlab.training import flops as flops_lib  # noqa: E402
+from bertlab.training import host_memory  # noqa: E402
 from bertlab.training import mesh as mesh_lib  # noqa: E402
 from bertlab.training import optimizers  # noqa: E402
 from bertlab.training import step as step_lib  # noqa: E402
@@ -205,6 +206,7 @@ def main(argv=None):
                   help="only lower and compile the train step; report its compile time")
   ap.add_argument("--json", default=None)
   args = ap.parse_args(argv)
+  host_memory.retain_freed_memory()  # as the drivers do; the reference shares this process
   max_pred = args.max_predictions or max(1, round(0.15 * args.seq))
   encoder = dict(parse_override(kv) for kv in args.set)
   if args.compile_only:

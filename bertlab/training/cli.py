@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 
-from bertlab.training import config_keys
+from bertlab.training import config_keys, host_memory
 
 
 def parse(argv, *, config_help: str, workdir_help: str, usage: str,
@@ -22,6 +22,7 @@ def parse(argv, *, config_help: str, workdir_help: str, usage: str,
   from absl import flags
   from ml_collections import config_flags
 
+  host_memory.retain_freed_memory()  # before JAX starts its threads
   fl = flags.FlagValues()
   config_flags.DEFINE_config_file("config", None, config_help, flag_values=fl, lock_config=True)
   flags.DEFINE_string("workdir", None, workdir_help, flag_values=fl)
