@@ -22,7 +22,10 @@ def parse(argv, *, config_help: str, workdir_help: str, usage: str,
   from absl import flags
   from ml_collections import config_flags
 
-  host_memory.retain_freed_memory()  # before JAX starts its threads
+  try:
+    host_memory.retain_freed_memory()  # before JAX starts its threads
+  except ValueError as e:
+    sys.exit(f"error: {e}")
   fl = flags.FlagValues()
   config_flags.DEFINE_config_file("config", None, config_help, flag_values=fl, lock_config=True)
   flags.DEFINE_string("workdir", None, workdir_help, flag_values=fl)

@@ -13,7 +13,8 @@ every step.
 
 It must run before JAX starts its CPU client (a thread keeps the arena of its first malloc):
 the drivers (train, finetune, distill, benchmarks) call it first. glibc only; elsewhere, or
-with BERTLAB_HOST_MALLOC=default in the environment, it changes nothing.
+with BERTLAB_HOST_MALLOC=default in the environment, it changes nothing; any other
+value than 'retain' or 'default' is an error.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ def _backend_started() -> bool:
 
 def retain_freed_memory() -> bool:
   """Set glibc's malloc to one arena, no mmap and no trimming. True if it was applied now."""
-  if os.environ.get("BERTLAB_HOST_MALLOC", "").lower() == "default":
+  choice = os.environ.get("BERTLAB_HOST_MALLOC", "retain").strip().lower() or "retain"
+  if choice not in ("retain", "default"):
+    raise ValueError(f"BERTLAB_HOST_MALLOC={os.environ['BERTLAB_HOST_MALLOC']!r}: use 'retain' "
+                     "(keep freed host memory, the default) or 'default' (glibc's own behaviour)")
+  if choice == "default":
     return False
   try:
     libc = ctypes.CDLL(None)

@@ -46,3 +46,16 @@ def test_retained_memory_stops_the_page_faults():
   # while its free space fragments (measured over 8 runs: 0 to 164,000 pages in 30 calls).
   assert default_faults > 300_000
   assert faults < default_faults / 3
+
+
+def test_a_misspelt_setting_is_a_clear_error(monkeypatch, tmp_path):
+  from bertlab import train
+  from bertlab.training import host_memory
+
+  monkeypatch.setenv("BERTLAB_HOST_MALLOC", "defualt")
+  with pytest.raises(ValueError, match="BERTLAB_HOST_MALLOC='defualt': use 'retain'"):
+    host_memory.retain_freed_memory()
+  with pytest.raises(SystemExit, match="error: BERTLAB_HOST_MALLOC='defualt'"):
+    train.main(["train.py", "--config", os.path.join(ROOT, "configs/tiny/bert.py"),
+                "--workdir", str(tmp_path / "run")])
+  assert not (tmp_path / "run").exists()  # nothing started, nothing written
