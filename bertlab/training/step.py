@@ -94,10 +94,9 @@ def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, ex
           accumulate, zero, (jnp.arange(grad_accum_steps), chunks))
       grads, metrics = jax.tree_util.tree_map(lambda x: x / grad_accum_steps, (grads, metrics))
     params, opt_state = optimizers.update_params(tx, grads, state.opt_state, state.params)
-    finite = jnp.isfinite(optax.global_norm(grads))
-    metrics = dict(metrics, grad_norm=optax.global_norm(grads),
-                   learning_rate=schedule(state.step),
-                   skipped=1 - finite.astype(jnp.int32))
+    grad_norm = optax.global_norm(grads)  # the same test update_params skips a step by
+    metrics = dict(metrics, grad_norm=grad_norm, learning_rate=schedule(state.step),
+                   skipped=1 - jnp.isfinite(grad_norm).astype(jnp.int32))
     if "attention_mask" in batch:  # real (non-pad) tokens: what packing raises
       metrics["nonpad_tokens"] = batch["attention_mask"].sum()
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
