@@ -12,23 +12,29 @@ def compute_dtype(cfg: EncoderConfig):
   return jnp.dtype(cfg.dtype)
 
 
+def _normal_cdf(x):
+  return 0.5 + 0.5 * jax.lax.erf(x * np.sqrt(0.5).astype(x.dtype))
+
+
 @jax.custom_jvp
 def gelu(x):
-  """The exact (erf) GELU, x * Phi(x), with one saved tensor for its backward pass.
+  """The exact GELU, x * Phi(x), with Phi written with erf as the references write it
+  (PyTorch's and TF BERT's `0.5 * x * (1 + erf(x / sqrt(2)))`).
 
-  Differentiating jax.nn.gelu keeps erfc and exp intermediates of every [B, L, F] FFN
-  activation alive until the backward pass; the derivative Phi(x) + x * phi(x) computed
-  in the forward pass is a single tensor.
+  jax.nn.gelu(approximate=False) uses erfc (exact in the far left tail, where the value is
+  below 1e-6 anyway); XLA:CPU evaluates erfc as two approximations and a select, 2.5x the
+  cost of erf. The custom JVP saves one tensor per FFN activation for the backward pass,
+  the derivative Phi(x) + x * phi(x), instead of erf and exp intermediates.
   """
-  return jax.nn.gelu(x, approximate=False)
+  return x * _normal_cdf(x)
 
 
 @gelu.defjvp
 def _gelu_jvp(primals, tangents):
   (x,), (t,) = primals, tangents
-  cdf = 0.5 * jax.lax.erfc(-x * np.sqrt(0.5).astype(x.dtype))  # erfc: no cancellation for x << 0
+  cdf = _normal_cdf(x)
   pdf = jnp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi)).astype(x.dtype)
-  return gelu(x), t * (cdf + x * pdf)
+  return x * cdf, t * (cdf + x * pdf)
 
 
 def activation(name: str):

@@ -1,4 +1,6 @@
-"""Our dropout draws exactly flax's masks, and our GELU is jax.nn.gelu with the same gradient."""
+"""Our dropout draws exactly flax's masks; our GELU is the exact (erf) GELU, value and gradient."""
+
+import math
 
 import flax.linen as nn
 import jax
@@ -67,10 +69,19 @@ def test_module_gives_flax_dropout_outputs_and_gradients():
 
 def test_gelu_is_the_exact_gelu_and_so_is_its_gradient():
   x = jnp.linspace(-9.0, 9.0, 20001)
-  np.testing.assert_array_equal(gelu(x), jax.nn.gelu(x, approximate=False))
+  exact = np.array([0.5 * v * math.erfc(-v / math.sqrt(2)) for v in np.asarray(x, np.float64)])
+  d_exact = np.array([0.5 * math.erfc(-v / math.sqrt(2)) + v * math.exp(-v * v / 2)
+                      / math.sqrt(2 * math.pi) for v in np.asarray(x, np.float64)])
+  # float32 rounding of the erf form (what PyTorch computes): within 1.5e-6 absolute everywhere.
+  np.testing.assert_allclose(gelu(x), exact, rtol=1e-6, atol=1.5e-6)
+  np.testing.assert_allclose(gelu(x), jax.nn.gelu(x, approximate=False), rtol=1e-6, atol=1.5e-6)
   ours = jax.grad(lambda x: gelu(x).sum())(x)
+  np.testing.assert_allclose(ours, d_exact, rtol=1e-6, atol=2e-6)
   ref = jax.grad(lambda x: jax.nn.gelu(x, approximate=False).sum())(x)
-  np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=2e-6)
+  torch = pytest.importorskip("torch")
+  np.testing.assert_allclose(gelu(x), torch.nn.functional.gelu(torch.tensor(np.asarray(x))).numpy(),
+                             rtol=1e-6, atol=1.5e-6)
   # Hand values: GELU'(0) = 1/2; GELU'(1) = Phi(1) + phi(1) = 0.8413447 + 0.2419707.
   np.testing.assert_allclose(jax.grad(gelu)(0.0), 0.5, rtol=1e-7)
   np.testing.assert_allclose(jax.grad(gelu)(1.0), 1.0833155, rtol=1e-6)
