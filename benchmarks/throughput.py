@@ -63,6 +63,14 @@ def synthetic_batch(cfg, batch, seq, max_pred, seed=0):
   return b
 
 
+def _minor_faults() -> int:
+  try:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  except ImportError:  # not POSIX
+    return 0
+
+
 def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=None,
                family=None, generator_fraction=None, compile_only=False, encoder=None,
                donate=True, make_batch=None):
@@ -92,15 +100,17 @@ def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=Non
   compiled, compile_s, cost = step_lib.compile_ahead(built, host)
   if compile_only:
     return {"compile_s": compile_s, "xla_flops_per_step": float(cost.get("flops", 0.0))}
+  host_memory.reserve_for_step(compiled)  # as train.py does: no faulting first steps
   state = built.init()
   b = place(host, built.batch_sharding)
-  times = []
+  times, faults = [], []
   for i in range(warmup + steps):
-    t = time.perf_counter()
+    f0, t = _minor_faults(), time.perf_counter()
     state, m = compiled(state, b)
     jax.block_until_ready((state, m))
     if i >= warmup:
       times.append(time.perf_counter() - t)
+      faults.append(_minor_faults() - f0)  # a slow step that faulted grew the host heap
   step_s = statistics.median(times)
   model_flops = flops_lib.train_step_flops(family, cfg, batch, seq, max_pred, gen)
   mem = None
@@ -111,7 +121,8 @@ def bench_ours(preset, batch, seq, dtype, steps, warmup, max_pred, generator=Non
     pass
   return {
       "tokens_per_s": batch * seq / step_s, "step_ms": 1e3 * step_s, "compile_s": compile_s,
-      "step_ms_all": [1e3 * t for t in times], "model_flops_per_step": model_flops,
+      "step_ms_all": [1e3 * t for t in times], "page_faults_all": faults,
+      "model_flops_per_step": model_flops,
       "xla_flops_per_step": float(cost.get("flops", 0.0)), "peak_memory_bytes": mem,
       "loss": float(m["loss"]),
   }

@@ -139,7 +139,7 @@ def run(config, workdir: str, echo=print):
   from bertlab.encoder.presets import count_params
   from bertlab.objectives.registry import build_model
   from bertlab.training import flops as flops_lib
-  from bertlab.training import loop, optimizers
+  from bertlab.training import host_memory, loop, optimizers
   from bertlab.training import mesh as mesh_lib
   from bertlab.training import step as step_lib
 
@@ -164,7 +164,8 @@ def run(config, workdir: str, echo=print):
   example = {k: np.zeros((config.batch_size,) + v.shape[1:], v.dtype) for k, v in first.items()}
   steps = step_lib.build(model, tx, schedule, mesh, example, seed=config.seed,
                          grad_accum_steps=config.grad_accum_steps)
-  _, compile_s, cost = step_lib.compile_ahead(steps, example)
+  compiled, compile_s, cost = step_lib.compile_ahead(steps, example)
+  reserved = host_memory.reserve_for_step(compiled)  # no page faults in the first steps
   seq = config.data.max_seq_len
   flops = flops_lib.train_step_flops(config.family, enc, config.batch_size, seq,
                                      example["mlm_positions"].shape[1], gen)
@@ -174,7 +175,8 @@ def run(config, workdir: str, echo=print):
        f"; {flops / 1e9:.1f} GFLOPs/step (XLA: {float(cost.get('flops', 0)) / 1e9:.1f}); mesh "
        f"{dict(mesh.shape)} on {jax.device_count()} {jax.devices()[0].platform} device(s), "
        f"{jax.process_count()} process(es); train step compiled in {compile_s:.1f}s; matmul "
-       f"peak {peak / 1e9:.0f} GFLOP/s per device")
+       f"peak {peak / 1e9:.0f} GFLOP/s per device"
+       + (f"; host heap reserved {reserved / 1e9:.1f} GB" if reserved else ""))
   state, last = loop.run(steps=steps, train_iter=train_iter, eval_batches=eval_batches,
                          config=config, workdir=workdir, flops_per_step=flops, peak_flops=peak,
                          tokens_per_step=config.batch_size * seq, echo=echo,
