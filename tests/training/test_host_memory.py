@@ -8,30 +8,40 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# A jitted function with 64 MB temporaries: 30 calls while the retained heap settles (it still
-# grows now and then while a single arena's free space fragments), then 30 calls counted.
-PROBE = """
+# Both probes: memory retained (or not) before JAX starts, then a function with 128 MB of
+# temporaries per call.
+PRELUDE = """
 import resource, sys
 from bertlab.training import host_memory
 applied = host_memory.retain_freed_memory()
 import jax, jax.numpy as jnp
-@jax.jit
 def f(a, b):
   y = a @ b
   return jnp.cumsum(y, axis=0)[-1].sum() + jnp.sort(y[:, 0]).sum()
 a, b = jnp.ones((4096, 8)), jnp.ones((8, 4096))
+faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+"""
+
+# 30 calls while the retained heap settles (it still grows now and then while a single arena's
+# free space fragments), then 30 calls counted.
+SETTLED = PRELUDE + """
+f = jax.jit(f)
 for _ in range(30): f(a, b).block_until_ready()
-r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+r0 = faults()
 for _ in range(30): f(a, b).block_until_ready()
 late = host_memory.retain_freed_memory()
-print(applied, late, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0)
+print(applied, late, faults() - r0)
 """
 
 
+def _python(script, *args, env_extra=None):
+  env = dict(os.environ, PYTHONPATH=ROOT, **(env_extra or {}))
+  return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                        text=True, timeout=300, check=True).stdout.split()
+
+
 def _run(env_extra):
-  env = dict(os.environ, PYTHONPATH=ROOT, **env_extra)
-  out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
-                       timeout=300, check=True).stdout.split()
+  out = _python(SETTLED, env_extra=env_extra)
   return out[0] == "True", out[1] == "True", int(out[2])
 
 
@@ -50,28 +60,17 @@ def test_retained_memory_stops_the_page_faults():
 
 # The same function compiled ahead; page faults of its first call, with and without room
 # reserved for two of its temporary buffers first.
-FIRST_CALL = """
-import resource, sys
-from bertlab.training import host_memory
-applied = host_memory.retain_freed_memory()
-import jax, jax.numpy as jnp
-def f(a, b):
-  y = a @ b
-  return jnp.cumsum(y, axis=0)[-1].sum() + jnp.sort(y[:, 0]).sum()
-a, b = jnp.ones((4096, 8)), jnp.ones((8, 4096))
+FIRST_CALL = PRELUDE + """
 compiled = jax.jit(f).lower(a, b).compile()
 reserved = host_memory.reserve_for_step(compiled) if sys.argv[1] == "reserve" else 0
-r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+r0 = faults()
 compiled(a, b).block_until_ready()
-print(applied, reserved, compiled.memory_analysis().temp_size_in_bytes,
-      resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0)
+print(applied, reserved, compiled.memory_analysis().temp_size_in_bytes, faults() - r0)
 """
 
 
 def _first_call(mode, env_extra=None):
-  env = dict(os.environ, PYTHONPATH=ROOT, **(env_extra or {}))
-  out = subprocess.run([sys.executable, "-c", FIRST_CALL, mode], env=env, capture_output=True,
-                       text=True, timeout=300, check=True).stdout.split()
+  out = _python(FIRST_CALL, mode, env_extra=env_extra)
   return out[0] == "True", int(out[1]), int(out[2]), int(out[3])
 
 
