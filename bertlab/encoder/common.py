@@ -68,8 +68,35 @@ def layer_norm(cfg: EncoderConfig, name: str, axis_name: str = "embed") -> nn.La
   )
 
 
+def matmul_dot_general(lhs, rhs, dimension_numbers, precision=None,
+                       preferred_element_type=None):
+  """`lax.dot_general` for a dense layer, computed as one 2-D matmul.
+
+  DenseGeneral contracts the input's trailing axes with the kernel's leading axes (the
+  query kernel is [H, N, D], the output kernel [N, D, H]). Handed that contraction as is,
+  XLA:CPU canonicalises it, and its two gradients, with transposes of kernels and
+  activations around the matmuls; with both operands first merged to 2-D (a free reshape of
+  row-major arrays) the forward and both gradients are plain matmuls. Same contraction, same
+  parameters: bert-base's train step with unrolled layers took 0.94x the time (3,263 vs
+  3,485 ms, same losses bit for bit). Other contractions go to `lax.dot_general` unchanged.
+  """
+  (lhs_c, rhs_c), (lhs_b, rhs_b) = dimension_numbers
+  k = len(lhs_c)
+  if (lhs_b or rhs_b or tuple(lhs_c) != tuple(range(lhs.ndim - k, lhs.ndim))
+      or tuple(rhs_c) != tuple(range(k))):
+    return jax.lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
+                               preferred_element_type=preferred_element_type)
+  rows, cols = lhs.shape[:lhs.ndim - k], rhs.shape[k:]
+  inner = int(np.prod(rhs.shape[:k]))
+  out = jax.lax.dot_general(lhs.reshape(-1, inner), rhs.reshape(inner, -1),
+                            (((1,), (0,)), ((), ())), precision=precision,
+                            preferred_element_type=preferred_element_type)
+  return out.reshape(rows + cols)
+
+
 def dense(cfg: EncoderConfig, features, axes, name: str, axis=-1) -> nn.DenseGeneral:
-  """A DenseGeneral whose kernel/bias carry logical axis names (`axes` = kernel axes)."""
+  """A DenseGeneral whose kernel/bias carry logical axis names (`axes` = kernel axes),
+  multiplying as one 2-D matmul (`matmul_dot_general`)."""
   n_out = 1 if isinstance(features, int) else len(features)
   return nn.DenseGeneral(
       features=features,
@@ -78,5 +105,6 @@ def dense(cfg: EncoderConfig, features, axes, name: str, axis=-1) -> nn.DenseGen
       param_dtype=jnp.float32,
       kernel_init=kernel_init(cfg, axes),
       bias_init=bias_init(tuple(axes[-n_out:])),
+      dot_general=matmul_dot_general,
       name=name,
   )
