@@ -27,7 +27,10 @@ def parse(argv, *, config_help: str, workdir_help: str, usage: str,
   except ValueError as e:
     sys.exit(f"error: {e}")
   fl = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", None, config_help, flag_values=fl, lock_config=True)
+  # sys_argv: the overrides are read from `argv` too (by default config_flags reads them from
+  # sys.argv, so a driver called as a function would refuse every --config.KEY it was given).
+  config_flags.DEFINE_config_file("config", None, config_help, flag_values=fl, lock_config=True,
+                                  sys_argv=list(argv))
   flags.DEFINE_string("workdir", None, workdir_help, flag_values=fl)
   if define_extra is not None:
     define_extra(flags, fl)

@@ -27,6 +27,8 @@ DEFAULT_TOKENIZER = {"bert": "wordpiece", "albert": "sentencepiece", "roberta": 
 def _encoder_dict(cfg: EncoderConfig) -> ml_collections.ConfigDict:
   d = dataclasses.asdict(cfg)
   d["embedding_size"] = d["embedding_size"] or 0  # 0 = same as hidden (ConfigDict keeps types)
+  if d["scan_layers"] is None:  # by backend; still a bool field for --config.model.scan_layers
+    d["scan_layers"] = ml_collections.config_dict.placeholder(bool)
   return ml_collections.ConfigDict(d)
 
 

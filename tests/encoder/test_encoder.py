@@ -1,5 +1,6 @@
 """The encoder's own behaviour; numerical parity with the references is in tests/convert."""
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from bertlab.encoder import Encoder, EncoderConfig, presets
+from bertlab.encoder.stack import scans_layers
 
 TINY = EncoderConfig(vocab_size=101, hidden_size=32, num_layers=4, num_heads=4,
                      intermediate_size=48, max_position_embeddings=40)
@@ -74,12 +76,29 @@ def test_remat_gives_same_outputs_and_grads():
 @pytest.mark.parametrize("sharing", [dict(), dict(sharing="all"),
                                      dict(sharing="groups", num_hidden_groups=2)])
 def test_unrolled_layers_compute_the_scanned_function(sharing):
-  """scan_layers=False (the benchmark's 'no scan' arm) keeps parameters and outputs, even
-  under dropout: the per-layer RNG streams are the scan's."""
+  """scan_layers=False keeps parameters and outputs of scan_layers=True, even under dropout:
+  the per-layer RNG streams are the scan's."""
   cfg = TINY.replace(**sharing)
-  ids, v = _init(cfg)
+  ids, v = _init(cfg.replace(scan_layers=True))
+  _, v_unrolled = _init(cfg.replace(scan_layers=False))
+  chex.assert_trees_all_equal_shapes(v, v_unrolled)
   run = lambda c: Encoder(c).apply(v, ids, deterministic=False, rngs={"dropout": jax.random.key(1)})[0]
-  np.testing.assert_allclose(run(cfg.replace(scan_layers=False)), run(cfg), atol=2e-6)
+  np.testing.assert_allclose(run(cfg.replace(scan_layers=False)),
+                             run(cfg.replace(scan_layers=True)), atol=2e-6)
+
+
+def test_layer_loop_is_unrolled_on_cpu_unless_the_config_says():
+  assert TINY.scan_layers is None
+  assert jax.default_backend() == "cpu"
+  assert scans_layers(TINY) is False  # None: by backend
+  assert scans_layers(TINY.replace(scan_layers=True)) is True
+  assert scans_layers(TINY.replace(scan_layers=False)) is False
+  with pytest.raises(ValueError, match="scan_layers"):
+    TINY.replace(scan_layers="yes")
+  # The unrolled default lowers without a while loop; scan_layers=True keeps one.
+  ids, v = _init(TINY)
+  hlo = lambda c: jax.jit(lambda p: Encoder(c).apply(p, ids)[0]).lower(v).as_text()
+  assert "while" not in hlo(TINY) and "while" in hlo(TINY.replace(scan_layers=True))
 
 
 def test_cudnn_attention_needs_half_precision():

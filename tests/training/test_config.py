@@ -91,3 +91,23 @@ def test_packing_spec_follows_the_config():
   with c.unlocked():
     c.data.pack_max_examples = 6
   assert train.packing_spec(c).max_examples == 6
+
+
+def test_layer_loop_is_left_to_the_backend_and_a_flag_can_set_it(tmp_path):
+  """model.scan_layers is None (unrolled on CPU, scanned elsewhere) yet typed bool, so
+  `--config.model.scan_layers=true` parses; a non-bool is refused."""
+  from bertlab.training import cli
+
+  c = tiny_config("bert")
+  assert c.model.scan_layers is None
+  assert config_lib.encoder_config(c.model, "model").scan_layers is None
+  cfg_file = os.path.join(ROOT, "configs", "tiny", "bert.py")
+  for value, want in (("true", True), ("False", False)):
+    fl = cli.parse(["prog", f"--config={cfg_file}", f"--workdir={tmp_path}",
+                    f"--config.model.scan_layers={value}"], config_help="", workdir_help="",
+                   usage="")
+    assert fl.config.model.scan_layers is want
+    assert config_lib.encoder_config(fl.config.model, "model").scan_layers is want
+  with pytest.raises(SystemExit, match="scan_layers"):
+    cli.parse(["prog", f"--config={cfg_file}", f"--workdir={tmp_path}",
+               "--config.model.scan_layers=sometimes"], config_help="", workdir_help="", usage="")
