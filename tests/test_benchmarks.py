@@ -25,6 +25,16 @@ def test_throughput_writes_ours_and_the_reference(tmp_path):
     assert r[k] > 0, k
   assert r["reference"]["tokens_per_s"] > 0
   assert r["reference"]["ratio"] == r["tokens_per_s"] / r["reference"]["tokens_per_s"]
+  assert r["layers_scanned"] is False  # the default on CPU
+
+
+def test_throughput_compiles_only_with_the_layers_scanned_when_asked(tmp_path):
+  path = tmp_path / "c.json"
+  out = _run("throughput.py", "--preset", "bert-tiny", "--batch", "2", "--seq", "16",
+             "--compile-only", "--set", "scan_layers=true", "--json", str(path))
+  r = json.loads(path.read_text())
+  assert r["compile_s"] > 0 and r["layers_scanned"] is True
+  assert "(layers scanned)" in out
 
 
 def test_ablations_time_each_arm(tmp_path):
