@@ -12,7 +12,7 @@ from ml_collections import config_dict
 
 from bertlab.tasks.finetune_data import task_info, task_names
 from bertlab.training import optimizers
-from bertlab.training.config_keys import check_keys
+from bertlab.training.config_keys import check_keys, walk
 
 DTYPES = ("float32", "bfloat16")
 
@@ -97,6 +97,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
        f"one of {optimizers.SCHEDULES}"),
       (c.max_seq_len > 8, "max_seq_len", "more than 8 tokens"),
   ]
+  present = dict(walk(c))
   for ok, key, expected in checks:
     if not ok:
       raise ValueError(f"config.{key}: expected {expected}; found "

@@ -13,7 +13,7 @@ import ml_collections
 
 from bertlab.compress.distill import OBJECTIVES
 from bertlab.training import optimizers
-from bertlab.training.config_keys import check_keys
+from bertlab.training.config_keys import check_keys, walk
 
 STUDENT_INITS = ("teacher", "random")  # or a path: an artifact, train.py workdir, HF dir
 
@@ -87,6 +87,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     checks.append((c[key] > 0, key, "a positive number"))
   for key in ("num_layers", "hidden_size", "num_heads", "intermediate_size"):
     checks.append((c.student[key] >= 0, f"student.{key}", ">= 0 (0: the preset's)"))
+  present = dict(walk(c))
   for ok, key, expected in checks:
     if not ok:
       raise ValueError(f"config.{key}: expected {expected}; found "

@@ -19,7 +19,7 @@ from safetensors.numpy import save_file
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 from bertlab.compress import artifact, distill_run
-from bertlab.compress.distill_config import distill_config
+from bertlab.compress.distill_config import distill_config, validate
 from bertlab.convert.hf import encoder_state_from_params
 from bertlab.convert.hf_config import hf_config_from_encoder
 from bertlab.encoder import Encoder, EncoderConfig
@@ -106,3 +106,16 @@ def test_distil_a_finetuned_model_into_a_pruned_student_and_resume(tmp_path):
   distill_run.run(d, str(work), echo=lines.append)
   assert any(x.startswith("resumed from step 12") for x in lines)
   assert os.path.isdir(work / "checkpoints" / "12")
+
+
+@pytest.mark.parametrize("key,value,msg", [
+    ("total_steps", 0, r"config.total_steps: expected a positive number; found 0\."),
+    ("student.num_heads", -1, r"config.student.num_heads: expected >= 0 \(0: the preset's\); found -1"),
+])
+def test_a_value_out_of_range_is_named_with_what_was_found(key, value, msg):
+  c = distill_config("task")
+  c.teacher = "x"
+  section, _, name = key.rpartition(".")
+  (c[section] if section else c)[name] = value
+  with pytest.raises(ValueError, match=msg):
+    validate(c)

@@ -151,6 +151,19 @@ def test_unknown_config_key_names_the_nearest():
                    "--config.num_train_exemples=5"])
 
 
+@pytest.mark.parametrize("key,value,msg", [
+    ("batch_size", 0, r"config.batch_size: expected positive batch sizes; found 0\."),
+    ("holdout_fraction", 1.5, r"config.holdout_fraction: expected a fraction in \[0, 1\); found 1.5"),
+    ("dtype", "float64", r"config.dtype: expected one of .*; found 'float64'"),
+])
+def test_a_value_out_of_range_is_named_with_what_was_found(key, value, msg):
+  c = finetune_config("sst2")
+  c.init_from = "x"
+  c[key] = value
+  with pytest.raises(ValueError, match=msg):
+    validate(c)
+
+
 def test_lr_decay_multipliers_by_hand():
   """L = 2, d = 0.5: embeddings d^4, layer 0 d^3, layer 1 d^2, pooler d, head 1."""
   p = lambda *s: jnp.ones(s)
