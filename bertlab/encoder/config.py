@@ -28,9 +28,10 @@ class EncoderConfig:
   `remat` recomputes each layer's activations in the backward pass (memory for compute);
   `scan_layers` True runs the layers under `nn.scan` (compile time flat in depth), False
   unrolls them at compile time (the parameters stay stacked either way, so checkpoints do
-  not care); None picks by backend: unrolled on CPU, where XLA's loop costs ~10 % of a
-  bert-base train step (the scan's stacked residuals, slices and zero-filled gradient
-  buffers) and bert-large still compiles in ~17 s, scanned on GPU and TPU; `attention_impl` "cudnn" uses cuDNN's fused (flash) attention on an NVIDIA GPU
+  not care); None picks by backend: unrolled when compiled for CPU, where XLA's loop costs
+  ~10 % of a bert-base train step (the scan's stacked residuals, slices and zero-filled
+  gradient buffers) and bert-large still compiles in ~17 s; scanned on GPU and TPU, and in
+  eager (un-jitted) calls, which would recompile an unrolled loop every time; `attention_impl` "cudnn" uses cuDNN's fused (flash) attention on an NVIDIA GPU
   in bfloat16/float16 ("xla" everywhere else; training with attention dropout always computes
   the softmax explicitly, which no fused kernel can drop out).
   """

@@ -18,14 +18,17 @@ from bertlab.encoder.config import EncoderConfig
 from bertlab.encoder.layer import Layer
 
 
-def scans_layers(cfg: EncoderConfig) -> bool:
+def scans_layers(cfg: EncoderConfig, traced: bool = True) -> bool:
   """Whether the layer loops run under `nn.scan`: `cfg.scan_layers`, or when it is None,
-  everywhere but on CPU. XLA:CPU pays for the loop itself (per-layer slices of the stacked
-  weights, stacked residuals written and read back, zero-filled gradient accumulators): 0.89x
-  the step time unrolled at bert-base size, where compiles stay short (bert-large: ~17 s)."""
+  everywhere but in a compiled CPU function. XLA:CPU pays for the loop itself (per-layer
+  slices of the stacked weights, stacked residuals written and read back, zero-filled gradient
+  accumulators): 0.89x the step time unrolled at bert-base size, where compiles stay short
+  (bert-large: ~17 s). Called eagerly (`traced` False: a notebook's `Encoder(cfg).apply`
+  outside jit) the loop stays scanned: an unrolled one is compiled anew on every call
+  (bert-base forward 1.6-1.8 s per call against 0.35-0.47 s scanned)."""
   if cfg.scan_layers is not None:
     return cfg.scan_layers
-  return jax.default_backend() != "cpu"
+  return not traced or jax.default_backend() != "cpu"
 
 
 class Stack(nn.Module):
@@ -36,7 +39,7 @@ class Stack(nn.Module):
     cfg = self.config
     body = nn.remat(Layer, prevent_cse=False) if cfg.remat else Layer
     repeat = cfg.num_layers // cfg.num_groups
-    unroll = not scans_layers(cfg)
+    unroll = not scans_layers(cfg, traced=isinstance(x_BxLxH, jax.core.Tracer))
     # A group applied once is the layer itself (BERT's G = L): a length-1 inner scan would
     # only add a second level of stacked residuals.
     group = body if repeat == 1 else nn.scan(

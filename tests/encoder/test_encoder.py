@@ -91,8 +91,9 @@ def test_layer_loop_is_unrolled_on_cpu_unless_the_config_says():
   assert TINY.scan_layers is None
   assert jax.default_backend() == "cpu"
   assert scans_layers(TINY) is False  # None: by backend
+  assert scans_layers(TINY, traced=False) is True  # eager calls keep the (cached) scan
   assert scans_layers(TINY.replace(scan_layers=True)) is True
-  assert scans_layers(TINY.replace(scan_layers=False)) is False
+  assert scans_layers(TINY.replace(scan_layers=False), traced=False) is False
   with pytest.raises(ValueError, match="scan_layers"):
     TINY.replace(scan_layers="yes")
   # The unrolled default lowers without a while loop; scan_layers=True keeps one.
