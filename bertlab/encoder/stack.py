@@ -5,8 +5,8 @@ stacked on a leading `layers` axis of size G) around an inner scan that applies 
 weights R = num_layers / G times (parameters broadcast). BERT: G = L, R = 1. ALBERT "all":
 G = 1, R = L. ALBERT `num_hidden_groups` = G: layer i uses group i // R, as the reference.
 Compile time does not grow with depth, and shared weights are never copied.
-`scan_layers=False` unrolls both loops (same parameters); None (the default) unrolls them on
-CPU only (see `scans_layers`).
+`scan_layers=False` unrolls both loops (same parameters); None (the default) unrolls them only
+in functions compiled for CPU (see `scans_layers`).
 """
 
 import chex
