@@ -136,10 +136,11 @@ def build_data(config, workdir: str):
 
 def run(config, workdir: str, echo=print):
   """Train as `config` says, in `workdir` (resuming if it holds checkpoints)."""
+  from bertlab import pretrain_steps
   from bertlab.encoder.presets import count_params
-  from bertlab.objectives.registry import build_model
+  from bertlab.training import chips
   from bertlab.training import flops as flops_lib
-  from bertlab.training import host_memory, loop, optimizers
+  from bertlab.training import host_memory, loop
   from bertlab.training import mesh as mesh_lib
   from bertlab.training import step as step_lib
 
@@ -148,28 +149,17 @@ def run(config, workdir: str, echo=print):
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
-  enc = config_lib.encoder_config(config.model, "model")
-  gen = (config_lib.encoder_config(config.generator, "generator")
-         if config.family == "electra" else None)
   mesh = mesh_lib.make_mesh(config.mesh_shape)
+  enc, gen = pretrain_steps.encoders(config, mesh.devices.flat[0].platform)
   _, train_iter, eval_batches = build_data(config, workdir)
-  o = config.objective
-  model = build_model(config.family, enc, gen, rtd_weight=o.rtd_weight,
-                      temperature=o.temperature, sbo_max_targets=o.sbo_max_targets,
-                      sbo_position_dim=o.sbo_position_dim)
-  tx, schedule = optimizers.build(config.optimizer, config.total_steps)
-  # Shapes of a training batch (packed rows differ from the unpacked held-out batches).
-  first = next(iter(train_iter.fresh())) if config.data.packing or not eval_batches else (
-      eval_batches[0])
-  example = {k: np.zeros((config.batch_size,) + v.shape[1:], v.dtype) for k, v in first.items()}
-  steps = step_lib.build(model, tx, schedule, mesh, example, seed=config.seed,
-                         grad_accum_steps=config.grad_accum_steps)
+  example = pretrain_steps.batch_spec(config)  # the batch's shapes, as benchmarks/aot.py sees them
+  steps = pretrain_steps.build_steps(config, mesh, example)
   compiled, compile_s, cost = step_lib.compile_ahead(steps, example)
   reserved = host_memory.reserve_for_step(compiled)  # no page faults in the first steps
   seq = config.data.max_seq_len
   flops = flops_lib.train_step_flops(config.family, enc, config.batch_size, seq,
                                      example["mlm_positions"].shape[1], gen)
-  peak = flops_lib.measure_matmul_peak(1024)
+  peak = chips.peak_flops(mesh)
   n_params = sum(x.size for x in jax.tree_util.tree_leaves(steps.abstract_state.params))
   echo(f"{config.family}: {n_params / 1e6:.2f}M parameters (encoder {count_params(enc) / 1e6:.2f}M)"
        f"; {flops / 1e9:.1f} GFLOPs/step (XLA: {float(cost.get('flops', 0)) / 1e9:.1f}); mesh "
