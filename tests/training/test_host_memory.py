@@ -100,3 +100,9 @@ def test_a_misspelt_setting_is_a_clear_error(monkeypatch, tmp_path):
     train.main(["train.py", "--config", os.path.join(ROOT, "configs/tiny/bert.py"),
                 "--workdir", str(tmp_path / "run")])
   assert not (tmp_path / "run").exists()  # nothing started, nothing written
+
+
+def test_only_cpu_runs_retain_memory():
+  probe = "from bertlab.training import host_memory; print(host_memory.retain_freed_memory())"
+  assert _python(probe, env_extra={"JAX_PLATFORMS": "tpu"}) == ["False"]
+  assert _python(probe, env_extra={"JAX_PLATFORMS": "cpu"}) == ["True"]
