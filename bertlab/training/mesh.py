@@ -23,7 +23,6 @@ LOGICAL_AXIS_RULES = (
     ("layers", None),
 )
 
-
 def resolve_shape(mesh_shape, n_devices: int) -> tuple[int, int, int]:
   """(data, fsdp, tensor) with at most one -1 standing for 'the rest of the devices'."""
   shape = tuple(int(x) for x in mesh_shape)
