@@ -21,11 +21,12 @@ import numpy as np
 
 from bertlab.data import packing as packing_lib
 from bertlab.data import stream as stream_lib
+from bertlab.data.batch_builder import EXAMPLE_KEY, BatchBuilder, Workers, example_rng
 from bertlab.data.pretraining_data import build_pretraining_data  # noqa: F401  (public entry)
 
 Example = dict[str, np.ndarray]
 MapFn = Callable[[Example, np.random.Generator], Example]
-EXAMPLE_KEY = "example_index"  # with debug_ids: the source index of each row (packed: [S])
+__all__ = ["EXAMPLE_KEY", "ArraySource", "example_rng", "make_dataset", "make_iterator"]
 
 
 class ArraySource:
@@ -64,20 +65,15 @@ def as_source(data):
   return data
 
 
-def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-  """The generator handed to `map_fn` for example `index` (in the source) during `epoch`."""
-  return np.random.default_rng([seed, epoch, index])
-
-
 class StreamDataset:
   """This host's view of the global stream; `iter()` it for a checkpointable iterator."""
 
   def __init__(self, source, *, global_batch_size, seed, num_epochs, rows, map_fn,
-               drop_remainder, packing, predictions, static_masks, debug_ids):
+               drop_remainder, packing, predictions, static_masks, debug_ids, num_workers=0):
     self.source, self.batch, self.seed = source, global_batch_size, seed
     self.lo, self.hi = rows
     self.map_fn, self.drop_remainder, self.static = map_fn, drop_remainder, static_masks
-    self.spec, self.debug_ids = packing, debug_ids
+    self.spec, self.debug_ids, self.num_workers = packing, debug_ids, num_workers
     n = len(source)
     self.total = None if num_epochs is None else n * num_epochs
     self.order = stream_lib.GlobalOrder(n, seed)
@@ -99,67 +95,68 @@ class StreamDataset:
                                                          packing.max_examples, packing.window],
                 "static_masks": bool(static_masks)}
 
-  def examples(self, g: np.ndarray) -> list[Example]:
-    """The (masked) examples at global stream positions g."""
-    epochs, index = self.order(g)
-    out = []
-    for e, i in zip(epochs.tolist(), index.tolist(), strict=True):
-      ex = dict(self.source[i])
-      if self.map_fn is not None:
-        ex = self.map_fn(ex, example_rng(self.seed, 0 if self.static else e, i))
-      out.append(ex)
-    return out
-
   def __iter__(self):
     return StreamIterator(self)
 
 
-def _stack(rows: list[Example]) -> Example:
-  return {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
-
-
 class StreamIterator:
-  """Batches of this host's rows; get_state()/set_state() hold the global position."""
+  """Batches of this host's rows; get_state()/set_state() hold the global position.
+
+  With `num_workers` the batches are built in worker processes, ahead of the loop; the
+  batches and states are the same as without."""
 
   def __init__(self, ds: StreamDataset):
     self.ds, self.pos = ds, stream_lib.Position()
+    self.builder = BatchBuilder(ds.source, ds.map_fn, ds.seed, ds.static, ds.spec, ds.debug_ids)
+    self._workers = None
+    self._planned = self.pos  # the position after the last job handed to the workers
 
   def __iter__(self):
     return self
 
-  def __next__(self) -> Example:
+  def _plan(self, pos: stream_lib.Position):
+    """(job, position after it) for the next host batch from `pos`, or None at the end."""
     ds = self.ds
     if ds.plan is None:
-      start = self.pos.examples
+      start = pos.examples
       end = start + ds.batch
       if ds.total is not None and end > ds.total:
         if ds.drop_remainder or start >= ds.total:
-          raise StopIteration
+          return None
         end = ds.total
       g = np.arange(start + ds.lo, min(start + ds.hi, end))
       if not g.size:
+        return None
+      sizes, after = None, stream_lib.Position(end)
+    else:
+      rows, after = ds.plan.take(pos, ds.batch)
+      mine = rows[ds.lo:ds.hi]
+      if (len(rows) < ds.batch and ds.drop_remainder) or not mine:
+        return None
+      g, sizes = np.concatenate(mine), [len(r) for r in mine]
+    epochs, index = ds.order(g)
+    return {"g": g, "epochs": epochs, "index": index, "row_sizes": sizes}, after
+
+  def __next__(self) -> Example:
+    if self.ds.num_workers == 0:
+      planned = self._plan(self.pos)
+      if planned is None:
         raise StopIteration
-      self.pos = stream_lib.Position(end)
-      batch = _stack(ds.examples(g))
-      if ds.debug_ids:
-        batch[EXAMPLE_KEY] = g
-      return batch
-    rows, after = ds.plan.take(self.pos, ds.batch)
-    mine = rows[ds.lo:ds.hi]
-    if (len(rows) < ds.batch and ds.drop_remainder) or not mine:
+      job, self.pos = planned
+      return self.builder(job)
+    if self._workers is None:
+      self._workers = Workers(self.builder, self.ds.num_workers, 2 * self.ds.num_workers)
+      self._planned = self.pos
+    while len(self._workers) < self._workers.ahead:
+      planned = self._plan(self._planned)
+      if planned is None:
+        break
+      self._workers.submit(planned[0], planned[1])
+      self._planned = planned[1]
+    if not len(self._workers):
       raise StopIteration
-    self.pos = after
-    flat = np.concatenate(mine)
-    parts = [packing_lib.trim(ex) for ex in ds.examples(flat)]
-    out, k = [], 0
-    for r in mine:
-      row = packing_lib.pack_row(parts[k:k + len(r)], ds.spec)
-      if ds.debug_ids:
-        row[EXAMPLE_KEY] = np.full(ds.spec.max_examples, -1, np.int64)
-        row[EXAMPLE_KEY][:len(r)] = r
-      out.append(row)
-      k += len(r)
-    return _stack(out)
+    batch, self.pos = self._workers.pop()
+    return batch
 
   def get_state(self) -> dict:
     return {"stream": dict(self.ds.key), **self.pos.to_json()}
@@ -169,10 +166,17 @@ class StreamIterator:
       found = state.get("stream") if isinstance(state, dict) else state
       raise ValueError(f"the saved data position belongs to another stream: expected "
                        f"{self.ds.key}, found {found}")
-    self.pos = stream_lib.Position.from_json(state)
+    self.pos = self._planned = stream_lib.Position.from_json(state)
+    if self._workers is not None:
+      self._workers.clear()
 
   def stream_key(self) -> dict:
     return dict(self.ds.key)
+
+  def close(self):
+    if self._workers is not None:
+      self._workers.close()
+      self._workers = None
 
 
 def make_dataset(data, *, global_batch_size: int, seed: int, num_epochs: int | None = None,
@@ -181,7 +185,8 @@ def make_dataset(data, *, global_batch_size: int, seed: int, num_epochs: int | N
                  drop_remainder: bool = True,
                  packing: packing_lib.PackingSpec | None = None,
                  predictions: Callable[[np.ndarray], np.ndarray] | None = None,
-                 static_masks: bool = False, debug_ids: bool = False) -> StreamDataset:
+                 static_masks: bool = False, debug_ids: bool = False,
+                 num_workers: int = 0) -> StreamDataset:
   """This host's batched view of the global stream; `iter()` it for a checkpointable iterator.
 
   data: the instances: a dict of [N, ...] arrays (e.g. from `build_pretraining_data`) or any
@@ -201,7 +206,11 @@ def make_dataset(data, *, global_batch_size: int, seed: int, num_epochs: int | N
     capacity bound it.
   debug_ids: add `example_index`, the global stream position of every example ([B], packed
     [B, S] with -1 on empty slots): which examples a batch holds, for tests.
+  num_workers: build batches (read, mask, pack) in this many spawned worker processes, ahead
+    of the loop (`map_fn` and the source must pickle); 0 builds them in the calling thread.
   """
+  if num_workers < 0:
+    raise ValueError(f"num_workers: expected >= 0, got {num_workers}")
   if process_index is None or process_count is None:
     import jax
 
@@ -227,7 +236,8 @@ def make_dataset(data, *, global_batch_size: int, seed: int, num_epochs: int | N
   return StreamDataset(source, global_batch_size=global_batch_size, seed=seed,
                        num_epochs=num_epochs, rows=tuple(rows), map_fn=map_fn,
                        drop_remainder=drop_remainder, packing=packing, predictions=predictions,
-                       static_masks=static_masks, debug_ids=debug_ids)
+                       static_masks=static_masks, debug_ids=debug_ids,
+                       num_workers=num_workers)
 
 
 def make_iterator(data, **kwargs) -> StreamIterator:

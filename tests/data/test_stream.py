@@ -134,3 +134,23 @@ def test_stream_of_another_length_is_refused_by_set_state():
                         seed=0, process_index=0, process_count=1)
   with pytest.raises(ValueError, match="another stream"):
     other.set_state(it.get_state())
+
+
+@pytest.mark.parametrize("spec", [None, SPEC], ids=["unpacked", "packed"])
+def test_worker_processes_give_the_same_batches_and_states(spec):
+  kw = dict(global_batch_size=8, seed=2, process_index=0, process_count=1, map_fn=_mask,
+            packing=spec, predictions=lambda t: np.minimum(2, t))
+  plain = make_iterator(_instances(), **kw)
+  pooled = make_iterator(_instances(), num_workers=2, **kw)
+  try:
+    for _ in range(5):
+      a, b = next(plain), next(pooled)
+      for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+      assert plain.get_state() == pooled.get_state()  # the batch taken, not the ones ahead
+    pooled.set_state(plain.get_state())
+    a, b = next(plain), next(pooled)
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k])
+  finally:
+    pooled.close()
