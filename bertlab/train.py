@@ -26,23 +26,32 @@ MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mlm_positions", 
               "segment_ids", "positions", "cls_positions", "sentence_weights")  # last 4: packing
 
 
+class _Masking:
+  """The family's masking as a pipeline transform `(example, rng) -> example`; a class (not a
+  closure) so that data worker processes can receive it pickled."""
+
+  def __init__(self, name: str, vocab, max_predictions: int, mask_prob: float):
+    self.name, self.vocab = name, vocab
+    self.max_predictions, self.mask_prob = max_predictions, mask_prob
+
+  def __call__(self, example, rng):
+    from bertlab.objectives import masking
+
+    out = dict(example)
+    out.update(masking.STRATEGIES[self.name](
+        example["input_ids"], example["special_mask"], example["word_starts"], rng=rng,
+        vocab=self.vocab, max_predictions=self.max_predictions, mask_prob=self.mask_prob))
+    return out
+
+
 def masking_fn(config, tokenizer):
   """The family's masking as a pipeline transform `(example, rng) -> example`."""
   from bertlab.objectives import masking
 
   vocab = masking.MaskingVocab(vocab_size=tokenizer.vocab_size, mask_id=tokenizer.mask_id,
                                pad_id=tokenizer.pad_id, special_ids=tokenizer.special_ids)
-  strategy = masking.STRATEGIES[config.objective.masking]
-  kw = dict(vocab=vocab, max_predictions=config.objective.max_predictions,
-            mask_prob=config.objective.mask_prob)
-
-  def transform(example, rng):
-    out = dict(example)
-    out.update(strategy(example["input_ids"], example["special_mask"], example["word_starts"],
-                        rng=rng, **kw))
-    return out
-
-  return transform
+  return _Masking(config.objective.masking, vocab, config.objective.max_predictions,
+                  config.objective.mask_prob)
 
 
 def _model_batch(batch: dict) -> dict:
@@ -77,6 +86,10 @@ class _ModelKeys:
 
   def stream_key(self):
     return self._it.stream_key()
+
+  def close(self):
+    if hasattr(self._it, "close"):
+      self._it.close()
 
 
 def packing_spec(config):
@@ -142,7 +155,8 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
                                        seed=config.seed, map_fn=transform, rows=rows,
                                        packing=packing_spec(config),
                                        predictions=prediction_budget(config),
-                                       static_masks=not d.dynamic_masking)
+                                       static_masks=not d.dynamic_masking,
+                                       num_workers=d.num_workers)
   eval_batches = []
   for start in range(0, n_eval, config.batch_size):
     # Global eval batch: held-out examples [start, start + B); each masked by its own index.
@@ -170,9 +184,12 @@ def run(config, workdir: str, echo=print):
   latest checkpoint."""
   from bertlab.training import mesh as mesh_lib
 
+  from bertlab.training import host_memory
+
   config_lib.validate(config)
   os.makedirs(workdir, exist_ok=True)
   mesh = mesh_lib.make_mesh(config.mesh_shape)
+  host_memory.keep_for_platform(mesh.devices.flat[0].platform)  # host tuning: CPU runs only
   ends = config_lib.phase_ends(config)
   latest = _latest_step(workdir)
   state, last = None, {}

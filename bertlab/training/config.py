@@ -82,6 +82,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       packing=False,            # several examples per row, no padding computed (data/packing.py)
       pack_max_examples=0,      # examples per packed row; 0 = max_seq_len // 16
       pack_bins=64,             # best-fit packing window: 4 x pack_bins examples
+      num_workers=0,            # processes that read, mask and pack batches ahead; 0 = inline
       allow_new_data=False,     # resume on other data / tokenizer: its stream starts at example 0
   ))
   # Training phases one run moves through, e.g. BERT A.2: 90 % of the steps at seq 128 (20
@@ -150,6 +151,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
                      f"config.data.pack_bins >= 1; got {config.data.pack_max_examples}, "
                      f"{config.data.pack_bins}")
   validate_phases(config)
+  if config.data.num_workers < 0:
+    raise ValueError(f"config.data.num_workers: must be >= 0, got {config.data.num_workers}")
   if not 0 < config.objective.mask_prob < 1:
     raise ValueError(f"config.objective.mask_prob: must lie in (0, 1), got "
                      f"{config.objective.mask_prob}")
