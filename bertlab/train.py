@@ -226,8 +226,12 @@ def run_phase(config, workdir: str, mesh, echo=print, state=None, until=None):
                       sbo_position_dim=o.sbo_position_dim)
   tx, schedule = optimizers.build(config.optimizer, config.total_steps)
   # Shapes of a training batch (packed rows differ from the unpacked held-out batches).
-  first = next(iter(train_iter.fresh())) if config.data.packing or not eval_batches else (
-      eval_batches[0])
+  if config.data.packing or not eval_batches:
+    fresh = train_iter.fresh()
+    first = next(fresh)
+    fresh.close()  # (its worker processes, if any)
+  else:
+    first = eval_batches[0]
   example = {k: np.zeros((config.batch_size,) + v.shape[1:], v.dtype) for k, v in first.items()}
   steps = step_lib.build(model, tx, schedule, mesh, example, seed=config.seed,
                          grad_accum_steps=config.grad_accum_steps)
