@@ -30,9 +30,13 @@ def _free_port():
 
 
 def _start(n, workdir, tok, *extra):
-  """n processes of DEVICES / n CPU devices each, training in `workdir` (dropout on)."""
+  """n processes of DEVICES / n CPU devices each, training in `workdir` (dropout on).
+
+  One token cache for all runs, built by the first (one-process) run: hosts building one
+  cache at the same moment is the data preparation's business, not this test's."""
   cmd = [sys.executable, os.path.join(ROOT, "train.py"), f"--config={CFG}:bert",
          f"--config.data.tokenizer_dir={tok}", f"--workdir={workdir}",
+         f"--config.data.cache_dir={os.path.join(os.path.dirname(tok), 'cache')}",
          "--config.log_every_steps=1", *extra]
   env = dict(os.environ, JAX_PLATFORMS="cpu",
              XLA_FLAGS=f"--xla_force_host_platform_device_count={DEVICES // n}")
