@@ -91,7 +91,8 @@ def pack_row(parts: list[dict], spec: PackingSpec) -> dict:
   if n_tok > L or n_pred > P or len(parts) > S:
     raise ValueError(f"a packed row got {len(parts)} examples, {n_tok} tokens and {n_pred} "
                      f"predictions; its capacity is {S}, {L} and {P}. The masking drew more "
-                     "predictions than its budget; raise data.pack_max_examples' row or report it")
+                     "predictions than the budget the rows were planned with "
+                     "(train.prediction_budget); use objective.masking='token' or unpacked rows")
   first = parts[0]
   row = {k: np.zeros(L, np.int32) for k in TOKEN_KEYS if k in first}
   row.update({k: np.zeros(P, np.asarray(first[k]).dtype) for k in PREDICTION_KEYS if k in first})

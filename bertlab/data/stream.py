@@ -72,7 +72,8 @@ def plan_window(tokens: np.ndarray, predictions: np.ndarray, max_seq_len: int,
     i = int(too_big[0])
     raise ValueError(f"an example of {tokens[i]} tokens and {predictions[i]} predictions cannot "
                      f"fit a packed row of {max_seq_len} tokens and {max_predictions} predictions"
-                     "; raise data.max_seq_len's row capacity or objective.max_predictions")
+                     "; the instances must be built for this data.max_seq_len (rows hold "
+                     "objective.max_predictions + 2 predictions)")
   w = len(tokens)
   left_t = np.zeros(w, np.int64)   # at most one row per example
   left_p = np.zeros(w, np.int64)
