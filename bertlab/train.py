@@ -86,35 +86,50 @@ def packing_spec(config):
   return spec
 
 
+def prepared_data(config, workdir: str):
+  """The prepared corpus (`bertlab.data.prepared.Prepared`): opened from data.prepared_dir, or
+  prepared under the cache folder, each process its shard (several hosts need a fixed
+  tokenizer: data.tokenizer_dir or data.prepared_dir)."""
+  from bertlab.data import prepare, prepared
+
+  options = prepare.options_from_config(config)
+  if config.data.prepared_dir:
+    return prepared.open_prepared(config.data.prepared_dir, options)
+  key = prepare._hash(dict(options, v=prepare.FORMAT))
+  path = os.path.join(config.data.cache_dir or os.path.join(workdir, "cache"), "prepared-" + key)
+
+  def barrier():
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+
+      multihost_utils.sync_global_devices("bertlab: corpus prepared")
+
+  return prepared.prepare_cooperatively(options, path, process_index=jax.process_index(),
+                                        process_count=jax.process_count(), barrier=barrier)
+
+
 def build_data(config, workdir: str):
   """(tokenizer, train iterator, eval batches) for this host."""
-  from bertlab.data import pipeline
-  from bertlab.data.pretraining_data import build_pretraining_data
+  from bertlab.data import example_index, pipeline
   from bertlab.objectives import masking
 
   d = config.data
-  corpus = [p for p in d.corpus.split(",") if p] or None
-  if d.tfds_name:
-    corpus = [f"tfds:{d.tfds_name}:{d.tfds_split}"]
-  tokenizer, instances = build_pretraining_data(
-      family=config.family, corpus=corpus, tokenizer_dir=d.tokenizer_dir or None,
-      tokenizer_kind=d.tokenizer, vocab_size=d.vocab_size, max_seq_len=d.max_seq_len,
-      seed=config.seed, cache_dir=d.cache_dir or os.path.join(workdir, "cache"),
-      lowercase=d.lowercase, doc_per_line=d.one_doc_per_line,
-      progress=jax.process_index() == 0)
+  data = prepared_data(config, workdir)
+  tokenizer, source = data.tokenizer, data.examples
   if tokenizer.vocab_size > config.model.vocab_size:
     raise ValueError(f"the tokenizer has {tokenizer.vocab_size} ids but model.vocab_size is "
                      f"{config.model.vocab_size}; set --config.model.vocab_size="
                      f"{tokenizer.vocab_size} (and generator.vocab_size for ELECTRA)")
-  n = len(instances["input_ids"])
+  n = len(source)
   n_eval = min(int(n * d.eval_fraction), config.eval_batches * config.batch_size)
   n_eval -= n_eval % config.batch_size
-  train = {k: v[: n - n_eval] for k, v in instances.items()}
-  held_out = {k: v[n - n_eval:] for k, v in instances.items()}
+  train = example_index.Slice(source, 0, n - n_eval)
+  held_out = example_index.Slice(source, n - n_eval, n)
   transform = masking_fn(config, tokenizer)
   if not d.dynamic_masking:
     # Static masking: masks drawn once per instance, as BERT's create_pretraining_data.
-    train = masking.static_masks(train, transform, dupe_factor=1, seed=config.seed)
+    train = masking.static_masks([train[i] for i in range(len(train))], transform,
+                                 dupe_factor=1, seed=config.seed)
     transform = None
   make = lambda: pipeline.make_dataset(train, global_batch_size=config.batch_size,
                                        seed=config.seed, map_fn=transform,
@@ -124,14 +139,16 @@ def build_data(config, workdir: str):
     rng = np.random.default_rng([config.seed, 1 << 30])
     per_host = config.batch_size // jax.process_count()
     lo = jax.process_index() * (n_eval // jax.process_count())
-    masked = [masking_fn(config, tokenizer)({k: v[i] for k, v in held_out.items()}, rng)
+    masked = [masking_fn(config, tokenizer)(held_out[i], rng)
               for i in range(lo, lo + n_eval // jax.process_count())]
     for s in range(0, len(masked) - per_host + 1, per_host):
       rows = masked[s:s + per_host]
       eval_batches.append(_model_batch({k: np.stack([r[k] for r in rows]) for k in rows[0]}))
   log.info("data: %d training and %d held-out instances of length %d; vocab %d (%s)",
            n - n_eval, n_eval, d.max_seq_len, tokenizer.vocab_size, tokenizer.kind)
-  return tokenizer, _ModelKeys(iter(make()), make), eval_batches
+  train_iter = _ModelKeys(iter(make()), make)
+  train_iter.fingerprints = data.fingerprints  # content-based {"tokenizer", "data"}
+  return tokenizer, train_iter, eval_batches
 
 
 def run(config, workdir: str, echo=print):

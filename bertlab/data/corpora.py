@@ -144,18 +144,21 @@ class TextFiles(Corpus):
     and a blank line ends a document. Documents never span files.
   split_sentences: also split lines at sentence ends (default: True iff doc_per_line).
   errors: "replace" (undecodable bytes -> U+FFFD, line counted) or "skip" (line dropped, counted).
+  glob: expand the patterns (False: they are file paths, used as given).
   """
 
   def __init__(self, patterns: Sequence[str] | str, *, doc_per_line: bool = False,
                split_sentences: bool | None = None, encoding: str = "utf-8",
-               errors: str = "replace", max_line_bytes: int = MAX_LINE_BYTES):
+               errors: str = "replace", max_line_bytes: int = MAX_LINE_BYTES,
+               glob: bool = True):
     super().__init__(doc_per_line if split_sentences is None else split_sentences, max_line_bytes)
     if errors not in ("replace", "skip"):
       raise ValueError(f"errors: expected 'replace' or 'skip', got {errors!r}")
     self.patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     self.doc_per_line, self.encoding, self.errors = doc_per_line, encoding, errors
     self.unmatched: list[list[str]] = []  # [pattern, cause] of globs that matched nothing
-    self.paths = expand_paths(self.patterns, unmatched=self.unmatched)
+    # glob=False: the patterns are file paths taken as they are (a name may hold "[").
+    self.paths = expand_paths(self.patterns, unmatched=self.unmatched) if glob else self.patterns
 
   def inputs(self) -> list[str]:
     return list(self.paths)

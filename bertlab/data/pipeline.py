@@ -44,6 +44,24 @@ class ArraySource:
     return ex
 
 
+class IndexedSource:
+  """Any random-access source (`len()`, `source[i]` -> dict of arrays, e.g. a prepared corpus's
+  compact examples) with the example's index added, as `ArraySource` adds it."""
+
+  def __init__(self, source):
+    if not len(source):
+      raise ValueError("expected a non-empty source of examples, got an empty one")
+    self._source = source
+
+  def __len__(self) -> int:
+    return len(self._source)
+
+  def __getitem__(self, i: int) -> Example:
+    ex = dict(self._source[int(i)])
+    ex[INDEX_KEY] = np.int64(i)
+    return ex
+
+
 def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
   """The generator handed to `map_fn` for example `index` (in the source) during `epoch`."""
   return np.random.default_rng([seed, epoch, index])
@@ -56,7 +74,8 @@ def make_dataset(arrays: Mapping[str, np.ndarray], *, global_batch_size: int, se
                  packing: packing_lib.PackingSpec | None = None) -> grain.IterDataset:
   """The per-host batched dataset; `iter()` it for a checkpointable iterator.
 
-  arrays: the instances (e.g. from `build_pretraining_data`), [N, ...] each.
+  arrays: the instances (e.g. from `build_pretraining_data`), [N, ...] each, or any
+    random-access source of example dicts (e.g. `bertlab.data.prepared.Prepared.examples`).
   global_batch_size: examples per step over all hosts; each host batches
     global_batch_size // process_count of them.
   num_epochs: None repeats forever.
@@ -80,7 +99,7 @@ def make_dataset(arrays: Mapping[str, np.ndarray], *, global_batch_size: int, se
                      f"{process_count} processes; pick a multiple of process_count")
   if not 0 <= seed < 2**32:
     raise ValueError(f"seed: expected 0 <= seed < 2**32, got {seed}")
-  source = ArraySource(arrays)
+  source = ArraySource(arrays) if isinstance(arrays, Mapping) else IndexedSource(arrays)
   per_epoch = len(source) - len(source) % process_count
   per_host = per_epoch // process_count
   batch = global_batch_size // process_count
