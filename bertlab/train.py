@@ -96,7 +96,7 @@ def prepared_data(config, workdir: str):
   if config.data.prepared_dir:
     return prepared.open_prepared(config.data.prepared_dir, options)
   key = prepare._hash(dict(options, v=prepare.FORMAT))
-  path = os.path.join(config.data.cache_dir or os.path.join(workdir, "cache"), "prepared-" + key)
+  cache = config.data.cache_dir or os.path.join(workdir, "cache")
 
   def barrier():
     if jax.process_count() > 1:
@@ -104,8 +104,10 @@ def prepared_data(config, workdir: str):
 
       multihost_utils.sync_global_devices("bertlab: corpus prepared")
 
-  return prepared.prepare_cooperatively(options, path, process_index=jax.process_index(),
-                                        process_count=jax.process_count(), barrier=barrier)
+  # A tokenizer trained here stays at cache/tokenizer-*/, where fine-tuning looks for it.
+  return prepared.prepare_cooperatively(
+      options, os.path.join(cache, "prepared-" + key), process_index=jax.process_index(),
+      process_count=jax.process_count(), barrier=barrier, tokenizer_cache=cache)
 
 
 def build_data(config, workdir: str):

@@ -85,10 +85,11 @@ def assign_pieces(sizes: list[int], num_shards: int) -> list[list[int]]:
   return [sorted(x) for x in out]
 
 
-def resolve_tokenizer(o: dict, out: str, *, may_train: bool) -> Tokenizer:
+def resolve_tokenizer(o: dict, out: str, *, may_train: bool,
+                      train_dir: str | None = None) -> Tokenizer:
   """The fixed tokenizer: the one in `tokenizer_dir`; else (may_train) one trained on the whole
-  corpus (kept in tokenizer_dir, or under `out` keyed by the corpus contents); else the one
-  prepared in `out/tokenizer`."""
+  corpus (kept in tokenizer_dir, or under `train_dir` (default `out`) keyed by the corpus
+  contents); else the one prepared in `out/tokenizer`."""
   from bertlab.data import pretraining_data as pd
 
   lowercase, requested = pd.resolve_case(o["family"], o["tokenizer_kind"], o["lowercase"])
@@ -96,7 +97,7 @@ def resolve_tokenizer(o: dict, out: str, *, may_train: bool) -> Tokenizer:
     return pd.load_tokenizer(o["tokenizer_dir"], o["tokenizer_kind"], requested)
   if may_train:
     return pd.get_tokenizer(open_text(o), o["tokenizer_dir"], o["tokenizer_kind"],
-                            o["vocab_size"], lowercase, requested, cache_dir=out)
+                            o["vocab_size"], lowercase, requested, cache_dir=train_dir or out)
   if pd.has_tokenizer(os.path.join(out, "tokenizer")):
     return pd.load_tokenizer(os.path.join(out, "tokenizer"), o["tokenizer_kind"], requested)
   raise ValueError(

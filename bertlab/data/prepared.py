@@ -65,14 +65,15 @@ def open_prepared(path: str, options: dict | None = None) -> Prepared:
 
 
 def prepare_cooperatively(options: dict, path: str, *, process_index: int, process_count: int,
-                          barrier) -> Prepared:
+                          barrier, tokenizer_cache: str | None = None) -> Prepared:
   """Each process prepares its shard of the corpus into `path` (shared by all), `barrier()`,
-  then all open the union. Needs a fixed tokenizer when process_count > 1."""
+  then all open the union. Needs a fixed tokenizer when process_count > 1; a tokenizer trained
+  here is kept under `tokenizer_cache` (default `path`), keyed by the corpus contents."""
   if process_count > 1 and not options["tokenizer_dir"]:
     raise ValueError("a multi-host run needs a fixed tokenizer: set data.tokenizer_dir (process "
                      "0 trains it there once if it is empty) or data.prepared_dir")
   if process_index == 0:  # trains into tokenizer_dir only if it holds no tokenizer yet
-    tok = prepare.resolve_tokenizer(options, path, may_train=True)
+    tok = prepare.resolve_tokenizer(options, path, may_train=True, train_dir=tokenizer_cache)
   barrier()
   if process_index:
     tok = prepare.resolve_tokenizer(options, path, may_train=False)
