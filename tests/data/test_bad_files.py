@@ -115,3 +115,34 @@ def test_expand_paths_is_linear_in_the_file_count(tmp_path):
   paths = corpora.expand_paths(pats + [str(tmp_path / "*.txt")])
   assert len(paths) == 3000 and paths[0].endswith("f00000.txt")
   assert time.perf_counter() - t < 5.0  # a list-membership scan would be 3000 x 9000 compares
+
+
+def test_remote_corpus_is_read_through_epath(tmp_path):
+  # A fake "gs://" filesystem: etils' mock backend with every call mapped onto tmp_path.
+  from etils import epath
+  from etils.epath import testing as epath_testing
+
+  local = tmp_path / "bucket"
+  local.mkdir()
+  (local / "a.txt").write_text("one two.\n\nthree.\n")
+  (local / "b.gz").write_bytes(gzip.compress(b"four five.\n"))
+  to_local = lambda p: str(p).replace("gs://bucket", str(local))
+  to_remote = lambda p: str(p).replace(str(local), "gs://bucket")
+  calls = []
+
+  def fwd(name, back=None):
+    def fn(orig, path, *a, **kw):
+      calls.append(name)
+      out = orig(to_local(path), *a, **kw)
+      return [back(x) for x in out] if back else out
+    return fn
+
+  with epath_testing.mock_epath(open=fwd("open"), stat=fwd("stat"), glob=fwd("glob", to_remote),
+                                exists=fwd("exists"), isdir=fwd("isdir")):
+    c = TextFiles(["gs://bucket/*"])
+    assert c.paths == ["gs://bucket/a.txt", "gs://bucket/b.gz"]
+    assert list(c.documents()) == [["one two."], ["three."], ["four five."]]
+    remote = c.fingerprint()
+    assert {"open", "stat", "glob"} <= set(calls)
+    assert epath.Path("gs://bucket/a.txt").exists()
+  assert TextFiles([str(local / "*")]).fingerprint() == remote  # contents, not paths
