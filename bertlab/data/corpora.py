@@ -145,12 +145,14 @@ class TextFiles(Corpus):
   split_sentences: also split lines at sentence ends (default: True iff doc_per_line).
   errors: "replace" (undecodable bytes -> U+FFFD, line counted) or "skip" (line dropped, counted).
   glob: expand the patterns (False: they are file paths, used as given).
+  byte_range: (start, end) of the one plain file to read, both at line starts (see
+    `document_boundaries`): a piece of a big file.
   """
 
   def __init__(self, patterns: Sequence[str] | str, *, doc_per_line: bool = False,
                split_sentences: bool | None = None, encoding: str = "utf-8",
                errors: str = "replace", max_line_bytes: int = MAX_LINE_BYTES,
-               glob: bool = True):
+               glob: bool = True, byte_range: tuple[int, int] | None = None):
     super().__init__(doc_per_line if split_sentences is None else split_sentences, max_line_bytes)
     if errors not in ("replace", "skip"):
       raise ValueError(f"errors: expected 'replace' or 'skip', got {errors!r}")
@@ -159,12 +161,15 @@ class TextFiles(Corpus):
     self.unmatched: list[list[str]] = []  # [pattern, cause] of globs that matched nothing
     # glob=False: the patterns are file paths taken as they are (a name may hold "[").
     self.paths = expand_paths(self.patterns, unmatched=self.unmatched) if glob else self.patterns
+    if byte_range is not None and (len(self.paths) != 1 or self.paths[0].endswith(".gz")):
+      raise ValueError(f"byte_range: for one uncompressed file, got {self.paths}")
+    self.byte_range = byte_range
 
   def inputs(self) -> list[str]:
     return list(self.paths)
 
   def fingerprint(self) -> str:
-    files = [content_fingerprint(p) for p in self.paths]  # in path order; paths themselves left out
+    files = [content_fingerprint(p, self.byte_range) for p in self.paths]  # paths left out
     opts = dict(self._options(), doc_per_line=self.doc_per_line, encoding=self.encoding,
                 errors=self.errors)
     return _hash(dict(kind="text_files", files=files, options=opts))
@@ -201,10 +206,17 @@ class TextFiles(Corpus):
     """Yields (text, line_end, whole) per decoded line or piece of an over-long line: line_end
     is False on all but the last piece, whole is True for a line that was not cut."""
     limit = self.max_line_bytes
+    start, end = self.byte_range or (0, None)
     with open_binary(path) as f:
-      carry, in_long, first = b"", False, True
+      if start:
+        f.seek(start)
+      carry, in_long, first, pos = b"", False, start == 0, start
       while True:
-        raw = carry + f.readline(max(limit - len(carry), 1))
+        if end is not None and pos >= end and not carry:  # ranges end at a line start
+          return
+        chunk = f.readline(max(limit - len(carry), 1))
+        pos += len(chunk)
+        raw = carry + chunk
         carry = b""
         if not raw:
           return
@@ -298,8 +310,9 @@ def _cause(e: BaseException) -> str:
 _HASHES: dict[tuple, list] = {}  # (path, size, mtime_ns) -> [size, sha256]: hash each file once
 
 
-def content_fingerprint(path: str) -> list:
-  """[size, sha256 of the bytes] of one file (an unreadable file: [size or -1, its error])."""
+def content_fingerprint(path: str, byte_range: tuple[int, int] | None = None) -> list:
+  """[size, sha256 of the bytes] of one file, or of bytes [start, end) of it (an unreadable
+  file: [size or -1, its error])."""
   from etils import epath
 
   p = epath.Path(path)
@@ -308,17 +321,56 @@ def content_fingerprint(path: str) -> list:
     size, mtime = int(st.length), getattr(st, "mtime", None)
   except OSError as e:
     return [-1, _cause(e)]
-  key = (str(path), size, mtime)
+  start, end = byte_range or (0, size)
+  key = (str(path), size, mtime, start, end)
   if key not in _HASHES:
     h = hashlib.sha256()
     try:
       with p.open("rb") as f:
-        while block := f.read(_HASH_BLOCK):
+        f.seek(start)
+        left = end - start
+        while left > 0 and (block := f.read(min(_HASH_BLOCK, left))):
           h.update(block)
-      _HASHES[key] = [size, h.hexdigest()]
+          left -= len(block)
+      _HASHES[key] = [end - start, h.hexdigest()]
     except OSError as e:
       return [size, _cause(e)]
   return _HASHES[key]
+
+
+def document_boundaries(path: str, piece_bytes: int, doc_per_line: bool) -> list[int]:
+  """Byte offsets [0, b1, ..., size] cutting a plain file into pieces of about `piece_bytes`,
+  each cut at the start of a line after a blank line (doc_per_line: after any newline), so no
+  document is split. Reads a little at each cut, not the file."""
+  from etils import epath
+
+  p = epath.Path(path)
+  size = int(p.stat().length)
+  cuts = [0]
+  sep = re.compile(rb"\n" if doc_per_line else rb"\n\r?\n")
+  with p.open("rb") as f:
+    target = piece_bytes
+    while target < size:
+      f.seek(target)
+      buf, at = b"", target
+      while True:
+        block = f.read(1 << 16)
+        if not block:
+          return cuts + [size]
+        buf += block
+        m = sep.search(buf)
+        if m:
+          cut = at + m.end()
+          break
+        keep = min(2, len(buf))  # a separator may straddle two blocks
+        at += len(buf) - keep
+        buf = buf[len(buf) - keep:]
+      if cut >= size:
+        break
+      if cut > cuts[-1]:
+        cuts.append(cut)
+      target = max(cut, target) + piece_bytes
+  return cuts + [size]
 
 
 def _emit(doc: list[str], stats: CorpusStats) -> Iterator[list[str]]:

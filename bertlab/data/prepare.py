@@ -3,7 +3,8 @@
   python -m bertlab.data.prepare --config CONFIG.py --out DIR [--shard i/N] [--config.KEY=V ...]
   python -m bertlab.data.prepare --config CONFIG.py --out DIR --tokenizer_only
 
-The corpus is cut into pieces (one per file; the built-in and TFDS corpora are one piece). A
+The corpus is cut into pieces (one per file, or per document range of about 64 MB of a larger
+plain file; the built-in and TFDS corpora are one piece). A
 piece's examples depend only on its text, the tokenizer, the options and its position (its
 generator is seeded with [seed, piece]), never on how many hosts prepare: shard i of N builds
 the pieces `assign_pieces` gives it, each into `DIR/pieces/<piece key>/` (a token cache and an
@@ -36,6 +37,7 @@ from bertlab.data.tokenizers import Tokenizer
 log = logging.getLogger(__name__)
 FORMAT = 1
 MANIFEST = "manifest.json"
+PIECE_BYTES = 64 << 20  # a plain file larger than this is cut into document ranges of about this
 
 
 def options_from_config(config) -> dict:
@@ -48,13 +50,13 @@ def options_from_config(config) -> dict:
               max_seq_len=int(d.max_seq_len), seed=int(config.seed), short_seq_prob=0.1,
               dupe_factor=1, roberta_packing="full", tokenizer_kind=d.tokenizer,
               vocab_size=int(d.vocab_size), lowercase=d.lowercase,
-              tokenizer_dir=d.tokenizer_dir or None)
+              tokenizer_dir=d.tokenizer_dir or None, piece_bytes=PIECE_BYTES)
 
 
 def _example_options(o: dict) -> dict:
   keys = ("family", "doc_per_line", "max_seq_len", "seed", "short_seq_prob", "dupe_factor",
-          "roberta_packing")
-  return {k: o[k] for k in keys}
+          "roberta_packing", "piece_bytes")
+  return {k: o.get(k, PIECE_BYTES if k == "piece_bytes" else None) for k in keys}
 
 
 def _hash(obj, n: int = 16) -> str:
@@ -65,13 +67,26 @@ def open_text(o: dict) -> corpora.Corpus:
   return corpus_spec.open_corpus(o["corpus"], doc_per_line=o["doc_per_line"])
 
 
-def pieces_of(text: corpora.Corpus) -> list[dict]:
-  """The corpus's pieces in order: {"file", "size"} per file, or the whole corpus as one."""
-  if isinstance(text, corpora.TextFiles):
-    from etils import epath
+def pieces_of(text: corpora.Corpus, piece_bytes: int = PIECE_BYTES) -> list[dict]:
+  """The corpus's pieces in order: {"file", "size", "range"} per file, or per document range of
+  about `piece_bytes` of a larger plain file (range [start, end) in bytes, else None); a
+  corpus other than text files (built-in, TFDS) is one piece."""
+  if not isinstance(text, corpora.TextFiles):
+    return [dict(file=None, size=1, range=None)]
+  from etils import epath
 
-    return [dict(file=p, size=int(epath.Path(p).stat().length)) for p in text.paths]
-  return [dict(file=None, size=1)]
+  out = []
+  for p in text.paths:
+    try:
+      size = int(epath.Path(p).stat().length)
+    except OSError:  # counted when read
+      size = 0
+    if p.endswith(".gz") or size <= piece_bytes:
+      out.append(dict(file=p, size=size, range=None))
+      continue
+    cuts = corpora.document_boundaries(p, piece_bytes, text.doc_per_line)
+    out.extend(dict(file=p, size=b - a, range=[a, b]) for a, b in zip(cuts, cuts[1:]))
+  return out
 
 
 def assign_pieces(sizes: list[int], num_shards: int) -> list[list[int]]:
@@ -123,8 +138,8 @@ def prepare_shard(o: dict, out: str, tokenizer: Tokenizer, shard: int = 0,
   if not 0 <= shard < num_shards:
     raise ValueError(f"shard: expected 0 <= i < N, got {shard}/{num_shards}")
   text = open_text(o)
-  pieces = pieces_of(text)
-  plan = _hash(dict(v=FORMAT, pieces=[p["size"] for p in pieces], n=num_shards,
+  pieces = pieces_of(text, o.get("piece_bytes", PIECE_BYTES))
+  plan = _hash(dict(v=FORMAT, pieces=[[p["size"], p["range"]] for p in pieces], n=num_shards,
                     examples=_example_options(o), tokenizer=tokenizer.fingerprint(),
                     corpus=o["corpus"]))
   mine = assign_pieces([p["size"] for p in pieces], num_shards)[shard]
@@ -142,8 +157,10 @@ def _build_piece(o, text, pieces, k, tokenizer, out, progress) -> dict:
   if piece["file"] is None:
     part, content = text, text.fingerprint()
   else:
-    part = corpora.TextFiles([piece["file"]], doc_per_line=o["doc_per_line"], glob=False)
-    content = corpora.content_fingerprint(piece["file"])
+    rng = tuple(piece["range"]) if piece["range"] else None
+    part = corpora.TextFiles([piece["file"]], doc_per_line=o["doc_per_line"], glob=False,
+                             byte_range=rng)
+    content = corpora.content_fingerprint(piece["file"], rng)
   key = _hash(dict(v=FORMAT, cache=cache_lib.FORMAT_VERSION, content=content, piece=k,
                    tokenizer=tokenizer.fingerprint(), examples=_example_options(o)), 20)
   name = f"p{k:06d}-{key}"
@@ -154,7 +171,7 @@ def _build_piece(o, text, pieces, k, tokenizer, out, progress) -> dict:
       _write_json(os.path.join(tmp, "piece.json"), info)
   with open(os.path.join(path, "piece.json")) as f:
     info = json.load(f)
-  return dict(index=k, dir=name, file=piece["file"], **info)
+  return dict(index=k, dir=name, file=piece["file"], range=piece["range"], **info)
 
 
 def _tokenize_and_index(o, part, tokenizer, tmp, k, progress) -> dict:
@@ -203,7 +220,7 @@ def write_manifest(out: str, plan: str, num_shards: int, tokenizer: Tokenizer, o
   counts = [[p["dir"], p["examples"]] for p in pieces]
   manifest = dict(
       format=FORMAT, plan=plan, options=_example_options(o), corpus=o["corpus"],
-      pieces=[{k: p[k] for k in ("dir", "file", "examples", "tokens", "index_bytes")}
+      pieces=[{k: p[k] for k in ("dir", "file", "range", "examples", "tokens", "index_bytes")}
               for p in pieces], skipped=bad, num_examples=sum(p["examples"] for p in pieces),
       num_tokens=sum(p["tokens"] for p in pieces),
       index_bytes=sum(p["index_bytes"] for p in pieces),

@@ -132,3 +132,30 @@ def test_bad_files_are_skipped_and_listed_in_the_manifest(tmp_path, corpus):
   (bad / "x.gz").write_bytes(b"nope\n")
   with pytest.raises(ValueError, match=r"no usable text in the corpus: .*x\.gz: .*not a gzip"):
     prepare.prepare_shard(dict(o, corpus=[str(bad / "*")]), str(tmp_path / "q"), tok)
+
+
+@pytest.mark.parametrize("doc_per_line", [False, True])
+def test_big_files_cut_at_document_boundaries(tmp_path, doc_per_line):
+  from bertlab.data import corpora
+
+  path = tmp_path / "big.txt"
+  path.write_text(corpus_text(seed=1, docs=120), encoding="utf-8")
+  cuts = corpora.document_boundaries(str(path), 2000, doc_per_line)
+  assert len(cuts) > 10 and cuts[0] == 0 and cuts[-1] == path.stat().st_size
+  whole = list(corpora.TextFiles([str(path)], doc_per_line=doc_per_line).documents())
+  parts = [doc for a, b in zip(cuts, cuts[1:]) for doc in corpora.TextFiles(
+      [str(path)], doc_per_line=doc_per_line, glob=False, byte_range=(a, b)).documents()]
+  assert parts == whole
+
+
+def test_shards_of_document_ranges_equal_one_preparation(tmp_path, corpus):
+  o = dict(_options(*corpus), piece_bytes=1500)
+  tok = prepare.resolve_tokenizer(o, str(tmp_path), may_train=False)
+  one = prepare.prepare_shard(o, str(tmp_path / "one"), tok)
+  assert len(one["pieces"]) > 12 and any(p["range"] for p in one["pieces"])
+  for i in range(4):
+    four = prepare.prepare_shard(o, str(tmp_path / "four"), tok, i, 4)
+  assert four["fingerprints"] == one["fingerprints"]
+  a, b = (_rows(prepared.open_prepared(str(tmp_path / d), o)) for d in ("one", "four"))
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
