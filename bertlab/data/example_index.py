@@ -96,6 +96,7 @@ class ExampleIndex:
   [, label_key]} exactly as `InstanceWriter` writes them."""
 
   def __init__(self, directory: str, cache: TokenCache):
+    self._dir, self._cache_path = directory, cache.path
     with open(os.path.join(directory, "index.json")) as f:
       self.meta = json.load(f)
     # Plain ndarray views of the memory maps: indexing a np.memmap costs ~10x more per call.
@@ -107,6 +108,19 @@ class ExampleIndex:
     m = self.meta
     self.L, self.label_key = m["max_seq_len"], m["label_key"]
     self._specials = (m["pad_id"], m["cls_id"], m["sep_id"])
+
+  def __reduce__(self):
+    # Pickled by path (worker processes reopen the memory maps), never by its arrays' contents.
+    if not os.path.isdir(str(self._cache_path)):
+      raise TypeError(f"an ExampleIndex over an in-memory cache ({self._cache_path}) cannot be "
+                      "sent to another process")
+    return _reopen, (self._dir, self._cache_path)
+
+  def lengths(self) -> np.ndarray:
+    """Real tokens of every example, int64 [N]: [CLS] + each range + its [SEP] (no row built)."""
+    per_range = self._lens.astype(np.int64) + ((self._flags & _SEP) > 0)
+    ends = np.concatenate([[0], np.cumsum(per_range)])
+    return 1 + ends[self._first[1:]] - ends[self._first[:-1]]
 
   @property
   def nbytes(self) -> int:
@@ -140,6 +154,12 @@ class ExampleIndex:
     return row
 
 
+def _reopen(directory: str, cache_path: str) -> ExampleIndex:
+  from bertlab.data.cache import load_cache
+
+  return ExampleIndex(directory, load_cache(cache_path))
+
+
 class Concat:
   """Several random-access sources as one, in order (e.g. the pieces of a prepared corpus)."""
 
@@ -149,6 +169,12 @@ class Concat:
 
   def __len__(self) -> int:
     return int(self._ends[-1]) if len(self._ends) else 0
+
+  def lengths(self) -> np.ndarray:
+    """Real tokens of every example, int64 [N] (of sources that can tell without reading rows)."""
+    if not self.sources:
+      return np.zeros(0, np.int64)
+    return np.concatenate([np.asarray(s.lengths(), np.int64) for s in self.sources])
 
   def __getitem__(self, i: int):
     i = int(i)
@@ -165,6 +191,9 @@ class Slice:
     if not 0 <= lo <= hi <= len(source):
       raise ValueError(f"slice [{lo}, {hi}) of {len(source)} examples")
     self.source, self.lo, self.hi = source, lo, hi
+
+  def lengths(self) -> np.ndarray:
+    return np.asarray(self.source.lengths(), np.int64)[self.lo:self.hi]
 
   def __len__(self) -> int:
     return self.hi - self.lo
