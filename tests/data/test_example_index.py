@@ -31,6 +31,7 @@ def test_index_rows_equal_dense_rows(tmp_path, family, packing):
     for k, v in dense.items():
       assert row[k].dtype == v.dtype, k
       np.testing.assert_array_equal(row[k], v[i], err_msg=f"{k} of example {i}")
+  np.testing.assert_array_equal(index.lengths(), dense["attention_mask"].sum(1))
   per_token = index.nbytes / (cache.num_tokens * 2)  # two passes (dupe_factor) over the corpus
   dense_bytes = sum(v.nbytes for v in dense.values()) / (cache.num_tokens * 2)
   assert per_token < 2.0 < dense_bytes, (per_token, dense_bytes)
@@ -50,3 +51,28 @@ def test_concat_and_slice_address_examples_in_order(tmp_path):
   with pytest.raises(IndexError):
     both[n]
   np.testing.assert_array_equal(both.lengths(), index.lengths())
+
+
+def test_pickled_by_path_and_lengths_without_rows(tmp_path):
+  import pickle
+
+  from bertlab.data import cache as cache_lib
+
+  tok = tmp_path / "cache"
+  tok.mkdir()
+  c = make_cache(random_docs(4, 12), seed=1)
+  for k in ("ids", "word_starts", "sentence_offsets", "doc_offsets"):
+    np.save(tok / f"{k}.npy", getattr(c, k))
+  (tok / "meta.json").write_text('{"format_version": %d}' % cache_lib.FORMAT_VERSION)
+  cache = cache_lib.load_cache(str(tok))
+  w = example_index.IndexWriter(cache, 40, 0, "nsp_label", cls_id=2, sep_id=3)
+  instances.write_examples(cache, "bert", w, np.random.default_rng(1), cls_id=2, sep_id=3)
+  w.save(str(tok))
+  index = example_index.ExampleIndex(str(tok), cache)
+  view = example_index.Slice(example_index.Concat([index, index]), 3, len(index) + 5)
+  blob = pickle.dumps(view)
+  assert len(blob) < 2000  # paths, not arrays
+  again = pickle.loads(blob)
+  want = np.array([view[i]["attention_mask"].sum() for i in range(len(view))])
+  np.testing.assert_array_equal(again.lengths(), want)
+  np.testing.assert_array_equal(again[4]["input_ids"], view[4]["input_ids"])
