@@ -156,7 +156,8 @@ def plan(config, topology: str, mesh_shape, num_slices: int = 1, echo=print) -> 
 
   devices = topology_devices(topology, num_slices)
   n = len(devices)
-  config_lib.validate(config, n_devices=n) if mesh_shape == "auto" else None
+  if mesh_shape == "auto":
+    config_lib.validate(config, n_devices=n)
   heads = config.model.num_heads
   candidates = candidate_meshes(n, num_slices, heads)
   head = {"topology": topology, "num_slices": num_slices, "chips": n}
