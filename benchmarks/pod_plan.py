@@ -26,15 +26,15 @@ TOPOLOGIES = {"v4:4x4x4": 64, "v5p:4x4x8": 128, "v5e:16x16": 256}
 # name: (config, extra overrides, paper steps, the paper's hardware and time)
 MODELS = {
     "bert-base": ("configs/bert_base.py", ["--config.model.dtype=bfloat16"], 1_000_000,
-                  "4 Cloud TPUs (16 chips, v2), 4 days (§A.2)"),
+                  "4 Cloud TPUs (16 chips), 4 days (§A.2)"),
     "bert-large": ("configs/bert_large.py", [], 1_000_000,
-                   "16 Cloud TPUs (64 chips, v2), 4 days (§A.2)"),
+                   "16 Cloud TPUs (64 chips), 4 days (§A.2)"),
     "roberta-large": ("configs/roberta_large.py", [], 500_000,
                       "1024 V100 GPUs, ~1 day per 100k steps (§5)"),
     "albert-xxlarge": ("configs/albert_xxlarge.py", [], 125_000,
                        "Cloud TPU v3, 64 to 512 TPUs (§4.1); time not reported"),
     "electra-large": ("configs/electra_large.py", [], 400_000,
-                      "TPU (Table 8 gives FLOPs, not wall time)"),
+                      "TPUs; the paper reports FLOPs, not wall time"),
 }
 
 
