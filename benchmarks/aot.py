@@ -156,7 +156,8 @@ def plan(config, topology: str, mesh_shape, num_slices: int = 1, echo=print) -> 
 
   devices = topology_devices(topology, num_slices)
   n = len(devices)
-  config_lib.validate(config, n_devices=n) if mesh_shape == "auto" else None
+  if mesh_shape == "auto":
+    config_lib.validate(config, n_devices=n)
   heads = config.model.num_heads
   candidates = candidate_meshes(n, num_slices, heads)
   head = {"topology": topology, "num_slices": num_slices, "chips": n}
@@ -222,6 +223,8 @@ def main(argv=None) -> int:
   flags.DEFINE_integer("num_slices", 1, "slices joined over DCN (data axis crosses them)",
                        flag_values=fl)
   flags.DEFINE_string("json", None, "write the report here", flag_values=fl)
+  flags.DEFINE_integer("phase", 0, "which of config.phases to compile (each has its own "
+                       "max_seq_len); ignored without phases", flag_values=fl)
   try:
     fl(argv)
   except (AttributeError, KeyError, ValueError, flags.Error) as e:
@@ -235,7 +238,13 @@ def main(argv=None) -> int:
   if importlib.util.find_spec("libtpu") is None:
     print(NEEDS_LIBTPU, file=sys.stderr)
     return 2
+  from bertlab.training import config as config_lib
   config = fl.config
+  n_phases = len(config_lib.phase_ends(config))
+  if not 0 <= fl.phase < n_phases:
+    print(f"error: --phase {fl.phase}: this config has phases 0..{n_phases - 1}", file=sys.stderr)
+    return 2
+  config = config_lib.phase_config(config, fl.phase)
   mesh_shape = fl.mesh_shape or tuple(config.mesh_shape)
   if isinstance(mesh_shape, str) and mesh_shape != "auto":
     try:

@@ -4,8 +4,8 @@
       --config.data.corpus=/path/to/text/*.txt
   python benchmarks/aot.py --config configs/bert_large.py --topology v5e:16x16 --mesh_shape=auto
 
-L 24, H 1024, A 16; MLM (15 %; 80/10/10) + NSP; batch 256 at seq 128 (A.2's first 90 % of
-steps). The paper trained it on 16 Cloud TPUs (64 chips) for 4 days. bf16 compute (f32 master
+L 24, H 1024, A 16; MLM (15 %; 80/10/10) + NSP; batch 256; two phases as A.2: 90 % of the steps
+at seq 128, the last 10 % at 512 (aot.py compiles one phase: --phase 0 or 1). The paper trained it on 16 Cloud TPUs (64 chips) for 4 days. bf16 compute (f32 master
 weights), as TPUs run it; the plan in benchmarks/POD.md says where it fits.
 """
 
@@ -18,6 +18,9 @@ def get_config():
   c.total_steps = 1_000_000            # A.2: 1M steps (90 % at seq 128)
   c.data.max_seq_len = 128
   c.objective.max_predictions = 20     # create_pretraining_data.py at seq 128
+  c.phases.fraction = (0.9, 0.1)       # A.2: 90 % of the steps at 128, the rest at 512
+  c.phases.max_seq_len = (128, 512)
+  c.phases.max_predictions = (20, 80)  # create_pretraining_data.py: 20 at 128, 80 at 512
   c.optimizer.learning_rate = 1e-4     # A.2: Adam, lr 1e-4, β1 0.9, β2 0.999
   c.optimizer.b2 = 0.999
   c.optimizer.weight_decay = 0.01      # A.2: L2 weight decay 0.01
