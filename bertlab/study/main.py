@@ -25,6 +25,19 @@ def _duration(s: float) -> str:
   return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _compilation_cache(directory: str) -> None:
+  """Persist compiled programs: the many cells of one shape compile once (measured on a
+  loaded 2-core host: a toy fine-tuning cell 38 s -> 14-20 s)."""
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+
+  if jax.config.jax_compilation_cache_dir == directory:
+    return
+  jax.config.update("jax_compilation_cache_dir", directory)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  compilation_cache.reset_cache()  # JAX decides once per process whether it caches
+
+
 def run(study, workdir: str, cells: str = "1/1", report_only: bool = False,
         max_cells: int = 0, echo=print) -> dict:
   """Validates everything, then runs this slice's unfinished cells, rewriting the report
@@ -37,6 +50,7 @@ def run(study, workdir: str, cells: str = "1/1", report_only: bool = False,
   os.makedirs(workdir, exist_ok=True)
   if report_only:
     return report_lib.write(study, plans, workdir)
+  _compilation_cache(study.compilation_cache_dir or os.path.join(workdir, "jax_cache"))
   for name, p in plans.items():
     if p.family is not None:
       echo(f"{name} ({p.family}): {p.steps} steps x {p.flops_per_step / 1e9:.2f} GFLOPs = "

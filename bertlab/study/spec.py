@@ -60,6 +60,9 @@ def study_config() -> ml_collections.ConfigDict:
   ))
   # tasks.NAME = dict(config="configs/finetune/sst2.py", overrides=dict(train_file=..., ...)).
   c.tasks = ml_collections.ConfigDict()
+  # Compiled steps are kept here and reused by later cells of the same shapes (most fine-tuning
+  # cells: every arm but ELECTRA fine-tunes the same network). "" = WORKDIR/jax_cache.
+  c.compilation_cache_dir = ""
   return c
 
 
