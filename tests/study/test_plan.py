@@ -62,8 +62,10 @@ def test_grid_and_slices(study):
     ids = [c.id for part in parts for c in part]
     assert sorted(ids) == sorted(c.id for c in grid)  # each cell in exactly one slice
     assert parts == [plan.take_slice(grid, i, n) for i in range(1, n + 1)]  # deterministic
-  # With as many slices as pretraining runs, each run's cells stay in one slice.
-  parts = [plan.take_slice(grid, i, 5) for i in range(1, 6)]
+  # With as many slices as runs (arm, pretraining seed), each run's cells stay in one slice.
+  n_runs = len({(c.arm, c.pretrain_seed) for c in grid})
+  assert n_runs == 6
+  parts = [plan.take_slice(grid, i, n_runs) for i in range(1, n_runs + 1)]
   runs = [{(c.arm, c.pretrain_seed) for c in part} for part in parts]
   assert all(len(r) == 1 for r in runs)
   for bad in ("0/2", "3/2", "x", "1/0"):
@@ -102,9 +104,9 @@ def test_unknown_keys_are_errors(study, tmp_path):
 
 def test_cpu_and_base_configs_plan(sst2_config):
   import importlib.util
-  root = os.path.dirname(os.path.dirname(sst2_config))
+  configs = os.path.dirname(os.path.dirname(sst2_config))
   for name in ("objectives_cpu", "objectives_base"):
-    path = os.path.join(os.path.dirname(root), "study", f"{name}.py")
+    path = os.path.join(configs, "study", f"{name}.py")
     s = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(s)
     s.loader.exec_module(module)
