@@ -105,8 +105,11 @@ def main(argv=None):
                        "[--cells=i/N] [--report] [--max_cells=K]",
                  define_extra=extra)
   logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-  return cli.run_or_exit(lambda c, w: run(c, w, fl.cells, fl.report, fl.max_cells),
-                         fl.config, fl.workdir)
+  try:
+    return cli.run_or_exit(lambda c, w: run(c, w, fl.cells, fl.report, fl.max_cells),
+                           fl.config, fl.workdir)
+  except InterruptedError as e:  # SIGTERM: the pretraining run saved its state
+    sys.exit(f"interrupted: {e}")
 
 
 if __name__ == "__main__":
