@@ -24,12 +24,14 @@ from bertlab.training import flops as flops_lib
 @dataclasses.dataclass(frozen=True)
 class ArmPlan:
   """An arm's pretraining: `steps` in all, `checkpoints` (step per budget fraction),
-  `flops_per_step`; `family` None for the random-init arm (no pretraining)."""
+  `flops_per_step`, `checkpoint_every` (divides every fraction's step); `family` None for the
+  random-init arm (no pretraining)."""
   name: str
   family: str | None
   steps: int
   checkpoints: tuple[int, ...]
   flops_per_step: float
+  checkpoint_every: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +96,9 @@ def pretrain_config(study, arm: str, seed: int, workdir: str, steps: int = 1,
   c.optimizer.learning_rate = p.learning_rate
   c.optimizer.warmup_steps = int(p.warmup_fraction * steps)
   c.checkpoint_every_steps = c.eval_every_steps = checkpoint_every
-  c.keep_checkpoints = steps // checkpoint_every + 1  # every budget fraction is fine-tuned from
+  # Every budget fraction is fine-tuned from, so none may be deleted (a `keep_period` in the
+  # checkpointer would keep only those; it has none yet).
+  c.keep_checkpoints = steps // checkpoint_every + 1
   c.log_every_steps = min(p.log_every_steps, steps)
   c.eval_batches = p.eval_batches
   c.progress_bar = False
@@ -123,15 +127,35 @@ def arm_plans(study, workdir: str = "/tmp/study") -> dict[str, ArmPlan]:
           f"{name!r} ({c.family}) {study.pretrain.budget_flops / per_step:.2f} steps of "
           f"{per_step:.3g} FLOPs; the fractions {tuple(study.pretrain.fractions)} need at least "
           f"{unit} steps. Raise the budget to at least {unit * per_step:.3g}.")
+    steps, every = _steps_and_interval(steps, fracs, unit, study.pretrain.checkpoint_every_steps)
     checkpoints = tuple(int(f * steps) for f in fracs)
-    plans[name] = ArmPlan(name, c.family, steps, checkpoints, per_step)
+    plans[name] = ArmPlan(name, c.family, steps, checkpoints, per_step, every)
   if study.random_init:
     plans[spec.RANDOM_ARM] = ArmPlan(spec.RANDOM_ARM, None, 0, (0,), 0.0)
   return plans
 
 
-def checkpoint_every(plan: ArmPlan) -> int:
-  return math.gcd(*plan.checkpoints)
+def _largest_divisor(n: int, at_most: int) -> int:
+  best = 1
+  for d in range(1, math.isqrt(n) + 1):
+    if n % d == 0:
+      best = max([best] + [x for x in (d, n // d) if x <= at_most])
+  return best
+
+
+def _steps_and_interval(steps: int, fracs, unit: int, every_max: int) -> tuple[int, int]:
+  """(steps, checkpoint interval): the interval must divide every fraction's step (those are
+  fine-tuned from) and be more than half of `every_max` (a killed run loses at most one
+  interval; fewer checkpoints, less disk). Up to 1 % of the steps may be given up to find one:
+  a step count whose fraction steps share only small divisors would checkpoint every few steps."""
+  best = (0, steps)
+  for n in range(steps, max(int(steps * 0.99), unit) - 1, -unit):
+    every = _largest_divisor(math.gcd(*(int(f * n) for f in fracs)), every_max)
+    if every > best[0]:
+      best = (every, n)
+    if every * 2 > every_max:
+      break
+  return best[1], best[0]
 
 
 def cells(study, plans: dict[str, ArmPlan]) -> list[Cell]:

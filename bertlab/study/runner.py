@@ -134,7 +134,7 @@ def pretrain(study, arm_plan: plan_lib.ArmPlan, seed: int, workdir: str, log) ->
   os.makedirs(os.path.dirname(directory), exist_ok=True)
   with _lock(directory + ".lock", lambda: os.path.exists(record), log) as mine:
     if mine:
-      every = plan_lib.checkpoint_every(arm_plan)
+      every = arm_plan.checkpoint_every
       config = plan_lib.pretrain_config(study, arm_plan.name, seed, workdir, arm_plan.steps, every)
       os.makedirs(directory, exist_ok=True)
       wall_file = os.path.join(directory, "study_wall.json")

@@ -46,6 +46,7 @@ def study_config() -> ml_collections.ConfigDict:
       max_predictions=20,
       learning_rate=5e-4,
       warmup_fraction=0.1,      # of the arm's steps
+      checkpoint_every_steps=1000,  # at most; the interval divides every fraction's step
       log_every_steps=50,
       eval_batches=10,
   ))

@@ -39,6 +39,7 @@ def get_config():
   p.max_predictions = 20
   p.learning_rate = 5e-4               # ELECTRA Table 6 (small)
   p.warmup_fraction = 0.01             # 10k of 1M steps
+  p.checkpoint_every_steps = 25_000       # at most; resumes lose no more
   p.log_every_steps = 1000
   p.eval_batches = 50
   f = c.finetune

@@ -55,6 +55,7 @@ def get_config():
   p.max_predictions = 20               # BERT at seq 128
   p.learning_rate = 1e-3               # small models take large rates (ELECTRA-Small: 5e-4)
   p.warmup_fraction = 0.1
+  p.checkpoint_every_steps = 300       # at most; resumes lose no more
   p.log_every_steps = 100
   p.eval_batches = 10
   # Fine-tuning: one recipe (BERT §4 with the higher rates small encoders need).

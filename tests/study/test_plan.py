@@ -26,9 +26,12 @@ def test_steps_are_budget_over_step_flops(study):
     per_step = flops_lib.train_step_flops(c.family, encoder_config(c.model, "m"), 8, 32, 5, gen)
     p = plans[name]
     assert p.flops_per_step == per_step
-    # Rounded down to a multiple of 4 so that 1/4 and 1/2 fall on whole steps.
-    assert p.steps == int(1e11 // per_step) // 4 * 4 and p.steps > 0
+    # Rounded down to a multiple of 4 so that 1/4 and 1/2 fall on whole steps, and by at most
+    # 1 % more to find a checkpoint interval dividing every fraction's step.
+    raw = int(1e11 // per_step)
+    assert p.steps % 4 == 0 and 0.99 * raw - 4 <= p.steps <= raw
     assert p.checkpoints == (p.steps // 4, p.steps // 2, p.steps)
+    assert all(s % p.checkpoint_every == 0 for s in p.checkpoints)
   # ELECTRA pays for its generator, SpanBERT for SBO: both step dearer than... the same encoder
   # without them, so the same budget buys them fewer steps than per-step FLOPs alone of BERT's
   # encoder forward would.
@@ -36,6 +39,15 @@ def test_steps_are_budget_over_step_flops(study):
   encoder_only = 3 * flops_lib.encoder_forward_flops(enc, 8, 32)
   assert plans["electra"].flops_per_step > encoder_only
   assert plans["spanbert"].flops_per_step > plans["bert"].flops_per_step
+
+
+def test_checkpoint_interval():
+  fracs = (0.25, 0.5, 1.0)
+  # 310,822 = 2 x 23 x 29 x 233: its largest divisor up to 25,000 is 2 x 29 x 233 = 13,514.
+  assert plan._steps_and_interval(1_243_288, fracs, 4, 25_000) == (1_243_288, 13_514)
+  # 1,001 x 4 steps: 1,001 = 7 x 11 x 13 has no divisor in (500, 1000]; 1,000 x 4 has 1,000.
+  assert plan._steps_and_interval(4_004, fracs, 4, 1_000) == (4_000, 1_000)
+  assert plan._steps_and_interval(8, fracs, 4, 1_000) == (8, 2)
 
 
 def test_every_arm_shares_encoder_corpus_and_tokenizer(study, tmp_path):
