@@ -135,7 +135,8 @@ def plot(report: dict, path: str) -> None:
   ax.set_xlabel("pretraining compute (PFLOPs)")
   ax.set_ylabel("average downstream score (%)")
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  if ax.get_legend_handles_labels()[0]:  # nothing finished yet: an empty plot, no legend
+    ax.legend(fontsize=8)
   fig.tight_layout()
   tmp = path + f".tmp-{os.getpid()}.png"
   fig.savefig(tmp, dpi=120)
