@@ -59,6 +59,8 @@ def gather(study, plans, workdir: str) -> dict:
                        flops_per_step=p.flops_per_step, flops=p.steps * p.flops_per_step)
                for n, p in plans.items()},
       "cells_done": len(results), "cells_total": len(grid),
+      "wall_s": {"pretrain": sum(r["wall_s"] for r in pretrain.values()),
+                 "finetune": sum(r["wall_s"] for r in results)},
       "pretrain": pretrain,
       "summary": summary,
       "cells": results,
@@ -70,6 +72,9 @@ def markdown(report: dict, study) -> str:
   lines = [f"# Study: {len(report['arms'])} arms, compute-matched", "",
            f"{report['cells_done']} of {report['cells_total']} cells done. Scores in percent; "
            "mean ± 95 % t-interval over (pretraining seed, fine-tuning seed) replicates.", ""]
+  w = report["wall_s"]
+  lines += [f"Wall time so far: pretraining {w['pretrain'] / 3600:.2f} h, fine-tuning "
+            f"{w['finetune'] / 3600:.2f} h (process time of each part, summed over slices).", ""]
   e = study.encoder
   lines += [f"Encoder L {e.num_layers}, H {e.hidden_size}, A {e.num_heads}, FFN "
             f"{e.intermediate_size}, vocab {e.vocab_size} ({study.tokenizer}, one tokenizer for "
