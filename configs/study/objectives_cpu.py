@@ -68,15 +68,15 @@ def get_config():
   f.select_best = False
   c.tasks.sst2 = dict(config="configs/finetune/sst2.py", overrides=dict(
       train_file=f"{DATA}/sst2/train.tsv", holdout_fraction=0.013,   # ~872 dev, as GLUE's
-      num_train_examples=2000, max_seq_len=64))
+      num_train_examples=1000, max_seq_len=64))
   c.tasks.cola = dict(config="configs/finetune/cola.py", overrides=dict(
       train_file=f"{DATA}/cola/train.tsv", holdout_fraction=0.1,     # ~855 dev
-      num_train_examples=2000, max_seq_len=64))
+      num_train_examples=1000, max_seq_len=64))
   c.tasks.conll2003 = dict(config="configs/finetune/conll2003.py", overrides=dict(
       train_file=f"{DATA}/conll2003/train.txt", eval_file=f"{DATA}/conll2003/valid.txt",
-      num_train_examples=1500, num_eval_examples=1000))
+      num_train_examples=1000, num_eval_examples=1000))
   c.tasks.squad = dict(config="configs/finetune/squad.py", overrides=dict(
       train_file=f"{DATA}/squad/part-a.json", holdout_fraction=0.25,  # by article
-      num_train_examples=1500, max_seq_len=128, doc_stride=64, max_query_len=32,
+      num_train_examples=1000, max_seq_len=128, doc_stride=64, max_query_len=32,
       eval_every_steps=0))
   return c
