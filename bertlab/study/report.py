@@ -81,7 +81,7 @@ def markdown(report: dict, study) -> str:
             f"all arms), seq {e.max_seq_len}; budget {study.pretrain.budget_flops:.3g} FLOPs per "
             f"arm, fractions {tuple(study.pretrain.fractions)}; pretraining seeds "
             f"{tuple(study.pretrain.seeds)}, fine-tuning seeds {tuple(study.finetune.seeds)}.", ""]
-  lines += ["## Pretraining", "", "| arm | family | steps | GFLOPs/step | PFLOPs | wall (s) | "
+  lines += ["## Pretraining", "", "| arm | family | steps | GFLOPs/step | FLOPs | wall (s) | "
             "end eval |", "|---|---|---|---|---|---|---|"]
   for name, a in report["arms"].items():
     if a["family"] is None:
@@ -94,7 +94,7 @@ def markdown(report: dict, study) -> str:
       end.append(", ".join(f"{k[5:]} {v:.3f}" for k, v in sorted(ev.items())
                            if k.endswith("accuracy") or k == "eval_loss"))
     lines.append(f"| {name} | {a['family']} | {a['steps']} | {a['flops_per_step'] / 1e9:.2f} | "
-                 f"{a['flops'] / 1e15:.3f} | {wall} | {'; '.join(end) or '–'} |")
+                 f"{a['flops']:.3g} | {wall} | {'; '.join(end) or '–'} |")
   lines += ["", "## Downstream at the full budget", "",
             "| arm | " + " | ".join(task_names) + " | average | Δ vs "
             f"{study.baseline} | Δ vs random |",
@@ -113,7 +113,7 @@ def markdown(report: dict, study) -> str:
   for name, rows in report["summary"].items():
     if len(rows) > 1:
       lines.append(f"| {name} | " + " | ".join(
-          f"{stats.fmt(r['average'])} @ {r['flops'] / 1e15:.3f} PF" for r in rows) + " |")
+          f"{stats.fmt(r['average'])} @ {r['flops']:.3g} FLOPs" for r in rows) + " |")
   return "\n".join(lines) + "\n"
 
 
