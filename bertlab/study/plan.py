@@ -115,6 +115,10 @@ def arm_plans(study, workdir: str = "/tmp/study") -> dict[str, ArmPlan]:
   plans = {}
   for name in spec.arms(study):
     c = pretrain_config(study, name, 0, workdir)
+    if len(c.phases.fraction):
+      raise ValueError(f"study.arms.{name}.overrides.phases: an arm trains one phase at "
+                       f"encoder.max_seq_len (its FLOPs per step are counted at that length); "
+                       f"found phases {tuple(c.phases.fraction)}. Remove them.")
     pre_config.validate(c)
     enc = pre_config.encoder_config(c.model, "model")
     gen = pre_config.encoder_config(c.generator, "generator") if c.family == "electra" else None

@@ -130,3 +130,9 @@ def test_cpu_and_base_configs_plan(sst2_config):
     for p in plans.values():
       if p.family is not None:
         assert 0.95 * budget < p.steps * p.flops_per_step <= budget
+
+
+def test_phases_are_refused(study, tmp_path):
+  study.arms.bert.overrides = dict(phases=dict(fraction=(0.5, 0.5), max_seq_len=(16, 32),
+                                               max_predictions=(3, 5)))
+  _fails_before_training(study, tmp_path / "w", ValueError, r"phases: an arm trains one phase")
