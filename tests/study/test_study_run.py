@@ -14,6 +14,10 @@ from bertlab.study import main
 from bertlab.training import checkpoint
 from study_toy import toy_study
 
+# Two pretraining runs and five fine-tuning cells, twice: ~580 s + ~150 s on the shared
+# 2-core machine at load 15-19 (six agents); the second study compiles from the cache.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
