@@ -96,9 +96,9 @@ class _Killed(Exception):
 def test_killed_study_resumes_to_the_same_scores(tmp_path_factory, sst2_config, cache_dir,
                                                  uninterrupted, monkeypatch):
   c, workdir = _study(tmp_path_factory, sst2_config, cache_dir, "killed")
-  # The same tokenizer files as the uninterrupted study: WordPiece training is not
-  # bit-reproducible (huggingface/tokenizers#1794; two trainings here differed from line 29 of
-  # vocab.txt on), which is why a study trains its tokenizer once, before any cell.
+  # The same tokenizer files as the uninterrupted study: what is compared is the resume, not
+  # the tokenizer training (before data/tokenizer_training's determinism fix, two trainings
+  # here differed from line 29 of vocab.txt on).
   shutil.copytree(os.path.join(uninterrupted[1], "tokenizer"), os.path.join(workdir, "tokenizer"))
   lines = []
   main.run(c, workdir, max_cells=1, echo=lines.append)  # bert pretrained, one cell
