@@ -106,6 +106,17 @@ def packing_spec(config):
   return spec
 
 
+EVAL_EPOCH = 2**31  # the masks of held-out example j come from example_rng(seed, EVAL_EPOCH, j)
+
+
+def prediction_budget(config):
+  """tokens int [N] -> the masking's prediction budget per example (BERT's rule, which every
+  strategy here caps itself by), for planning packed rows before masking."""
+  o = config.objective
+  return lambda tokens: np.minimum(o.max_predictions,
+                                   np.maximum(1, np.round(tokens * o.mask_prob))).astype(np.int64)
+
+
 def prepared_data(config, workdir: str):
   """The prepared corpus (`bertlab.data.prepared.Prepared`): opened from data.prepared_dir, or
   prepared under the cache folder, each process its shard (several hosts need a fixed
@@ -128,17 +139,6 @@ def prepared_data(config, workdir: str):
   return prepared.prepare_cooperatively(
       options, os.path.join(cache, "prepared-" + key), process_index=jax.process_index(),
       process_count=jax.process_count(), barrier=barrier, tokenizer_cache=cache)
-
-
-EVAL_EPOCH = 2**31  # the masks of held-out example j come from example_rng(seed, EVAL_EPOCH, j)
-
-
-def prediction_budget(config):
-  """tokens int [N] -> the masking's prediction budget per example (BERT's rule, which every
-  strategy here caps itself by), for planning packed rows before masking."""
-  o = config.objective
-  return lambda tokens: np.minimum(o.max_predictions,
-                                   np.maximum(1, np.round(tokens * o.mask_prob))).astype(np.int64)
 
 
 def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
@@ -182,8 +182,8 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
     eval_batches.append(_model_batch({k: np.stack([r[k] for r in masked]) for k in masked[0]}))
   log.info("data: %d training and %d held-out instances of length %d; vocab %d (%s)",
            n - n_eval, n_eval, d.max_seq_len, tokenizer.vocab_size, tokenizer.kind)
-  fingerprints = data.fingerprints  # content-based {"tokenizer", "data"} (bertlab.data.prepare)
-  return tokenizer, _ModelKeys(iter(make()), make, fingerprints), eval_batches
+  # Content-based {"tokenizer", "data"}: a resume checks them against the checkpoint.
+  return tokenizer, _ModelKeys(iter(make()), make, data.fingerprints), eval_batches
 
 
 def _latest_step(workdir: str) -> int | None:

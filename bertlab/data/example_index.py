@@ -116,12 +116,6 @@ class ExampleIndex:
                       "sent to another process")
     return _reopen, (self._dir, self._cache_path)
 
-  def lengths(self) -> np.ndarray:
-    """Real tokens of every example, int64 [N]: [CLS] + each range + its [SEP] (no row built)."""
-    per_range = self._lens.astype(np.int64) + ((self._flags & _SEP) > 0)
-    ends = np.concatenate([[0], np.cumsum(per_range)])
-    return 1 + ends[self._first[1:]] - ends[self._first[:-1]]
-
   @property
   def nbytes(self) -> int:
     return sum(int(np.asarray(x).nbytes) for x in (self._starts, self._lens, self._flags,
@@ -129,6 +123,13 @@ class ExampleIndex:
 
   def __len__(self) -> int:
     return len(self._first) - 1
+
+  def lengths(self) -> np.ndarray:
+    """Real (non-pad) tokens of every example, int64 [N], from the index alone (packing plans
+    its rows with these before reading any example): [CLS] + the ranges + their [SEP]s."""
+    per_range = self._lens.astype(np.int64) + ((self._flags & _SEP) > 0)
+    c = np.concatenate([[0], np.cumsum(per_range)])
+    return np.minimum(self.L, 1 + c[self._first[1:]] - c[self._first[:-1]])
 
   def parts(self, i: int) -> list[tuple[int, int, int]]:
     """Example i as the builders described it."""
@@ -170,18 +171,16 @@ class Concat:
   def __len__(self) -> int:
     return int(self._ends[-1]) if len(self._ends) else 0
 
-  def lengths(self) -> np.ndarray:
-    """Real tokens of every example, int64 [N] (of sources that can tell without reading rows)."""
-    if not self.sources:
-      return np.zeros(0, np.int64)
-    return np.concatenate([np.asarray(s.lengths(), np.int64) for s in self.sources])
-
   def __getitem__(self, i: int):
     i = int(i)
     if not 0 <= i < len(self):
       raise IndexError(f"example {i} of {len(self)}")
     s = int(np.searchsorted(self._ends, i, side="right"))
     return self.sources[s][i - (int(self._ends[s - 1]) if s else 0)]
+
+  def lengths(self) -> np.ndarray:
+    return np.concatenate([s.lengths() for s in self.sources]) if self.sources else (
+        np.zeros(0, np.int64))
 
 
 class Slice:
@@ -192,9 +191,6 @@ class Slice:
       raise ValueError(f"slice [{lo}, {hi}) of {len(source)} examples")
     self.source, self.lo, self.hi = source, lo, hi
 
-  def lengths(self) -> np.ndarray:
-    return np.asarray(self.source.lengths(), np.int64)[self.lo:self.hi]
-
   def __len__(self) -> int:
     return self.hi - self.lo
 
@@ -203,3 +199,6 @@ class Slice:
     if not 0 <= i < len(self):
       raise IndexError(f"example {i} of {len(self)}")
     return self.source[self.lo + i]
+
+  def lengths(self) -> np.ndarray:
+    return np.asarray(self.source.lengths())[self.lo:self.hi]

@@ -23,6 +23,8 @@ def test_index_rows_equal_dense_rows(tmp_path, family, packing):
   index = example_index.ExampleIndex(str(tmp_path), cache)
   n = len(dense["input_ids"])
   assert len(index) == n > 20
+  # Packing plans rows from these lengths before reading any example.
+  np.testing.assert_array_equal(index.lengths(), dense["attention_mask"].sum(axis=1))
   for i in range(n):
     row = index[i]
     assert sorted(row) == sorted(dense)
@@ -48,6 +50,7 @@ def test_concat_and_slice_address_examples_in_order(tmp_path):
     np.testing.assert_array_equal(both[i]["input_ids"], index[i]["input_ids"])
   with pytest.raises(IndexError):
     both[n]
+  np.testing.assert_array_equal(both.lengths(), index.lengths())
 
 
 def test_pickled_by_path_and_lengths_without_rows(tmp_path):
