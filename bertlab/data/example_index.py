@@ -116,12 +116,6 @@ class ExampleIndex:
                       "sent to another process")
     return _reopen, (self._dir, self._cache_path)
 
-  def lengths(self) -> np.ndarray:
-    """Real tokens of every example, int64 [N]: [CLS] + each range + its [SEP] (no row built)."""
-    per_range = self._lens.astype(np.int64) + ((self._flags & _SEP) > 0)
-    ends = np.concatenate([[0], np.cumsum(per_range)])
-    return 1 + ends[self._first[1:]] - ends[self._first[:-1]]
-
   @property
   def nbytes(self) -> int:
     return sum(int(np.asarray(x).nbytes) for x in (self._starts, self._lens, self._flags,
@@ -170,12 +164,6 @@ class Concat:
   def __len__(self) -> int:
     return int(self._ends[-1]) if len(self._ends) else 0
 
-  def lengths(self) -> np.ndarray:
-    """Real tokens of every example, int64 [N] (of sources that can tell without reading rows)."""
-    if not self.sources:
-      return np.zeros(0, np.int64)
-    return np.concatenate([np.asarray(s.lengths(), np.int64) for s in self.sources])
-
   def __getitem__(self, i: int):
     i = int(i)
     if not 0 <= i < len(self):
@@ -191,9 +179,6 @@ class Slice:
     if not 0 <= lo <= hi <= len(source):
       raise ValueError(f"slice [{lo}, {hi}) of {len(source)} examples")
     self.source, self.lo, self.hi = source, lo, hi
-
-  def lengths(self) -> np.ndarray:
-    return np.asarray(self.source.lengths(), np.int64)[self.lo:self.hi]
 
   def __len__(self) -> int:
     return self.hi - self.lo
