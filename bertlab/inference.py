@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
+from bertlab.tasks.encoding import bucket as bucket_length
 from bertlab.tasks.encoding import truncate_pair
 
 MIN_LENGTH = 16
@@ -64,11 +65,8 @@ def build_rows(tokenizer, pieces_a: Sequence[np.ndarray], pieces_b=None, max_len
 
 def bucket(n: int, limit: int) -> int:
   """n rounded up to the next of 16, 24, 32, 48, 64, 96, ... (2^k and 1.5 * 2^k), at most
-  `limit`."""
-  b = MIN_LENGTH
-  while b < n:
-    b = b * 3 // 2 if b & (b - 1) == 0 else b * 4 // 3  # 16 -> 24 -> 32 -> 48 -> 64 ...
-  return min(b, limit)
+  `limit` (`tasks.encoding.bucket`, which fine-tuning's batches share)."""
+  return bucket_length(n, limit, MIN_LENGTH)
 
 
 def pad_batch(rows: list[np.ndarray], length: int, rows_to: int, pad_id: int) -> np.ndarray:

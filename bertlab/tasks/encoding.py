@@ -96,6 +96,16 @@ def rows(encoding, keep_K: np.ndarray, max_seq_len: int, pad: int) -> dict[str, 
   return out
 
 
+def bucket(n: int, limit: int, smallest: int = 16) -> int:
+  """n rounded up to the next of 16, 24, 32, 48, 64, 96, ... (2^k and 1.5 * 2^k, from
+  `smallest`), at most `limit`: at most 2 log2(limit / smallest) + 1 lengths, and no row
+  padded by more than a third beyond the longest."""
+  b = smallest
+  while b < n:
+    b = b * 3 // 2 if b & (b - 1) == 0 else b * 4 // 3  # 16 -> 24 -> 32 -> 48 -> 64 ...
+  return min(b, limit)
+
+
 def stack(feature_rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
   """Stacks per-example dicts of arrays into one dict of [N, ...] arrays."""
   if not feature_rows:
