@@ -41,7 +41,7 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   c.n_best = 20
   c.max_answer_len = 30
   c.null_threshold = 0.0        # SQuAD v2.0: predict "" when null − best span > this
-  # Each batch padded to its longest row (rounded up to 16, 24, 32, 48, 64, ...), not to
+  # Each batch padded to its longest row (rounded up to 32, 64, 128, ...), not to
   # max_seq_len, in training and evaluation: same results, a fraction of the work (HF's
   # example scripts pad per batch too).
   c.pad_per_batch = True

@@ -34,7 +34,7 @@ def _run(tmp_path, model_dir, name, **overrides):
   c = finetune_config("conll2003")
   c.init_from = str(model_dir)
   c.train_file, c.eval_file = str(tmp_path / "train.txt"), str(tmp_path / "dev.txt")
-  c.max_seq_len, c.batch_size, c.eval_batch_size, c.total_steps = 32, 8, 32, 24
+  c.max_seq_len, c.batch_size, c.eval_batch_size, c.total_steps = 64, 8, 32, 24
   c.optimizer.learning_rate, c.log_every_steps, c.save_checkpoint = 1e-2, 1, False
   c.hidden_dropout = c.attention_dropout = c.classifier_dropout = 0.0  # same computation
   for k, v in overrides.items():
@@ -65,13 +65,13 @@ def test_per_batch_padding_changes_no_result(tmp_path):
 
 def test_model_batch_cuts_padding_and_windows_keep_examples():
   mask = np.zeros((4, 64), np.int32)
-  for i, n in enumerate([5, 30, 17, 3]):
+  for i, n in enumerate([5, 40, 17, 3]):
     mask[i, :n] = 1
   split = Split({"input_ids": mask * 7, "token_type_ids": mask * 0, "attention_mask": mask,
                  "labels": np.where(mask == 1, 1, -100)}, [None] * 4)
   b = model_batch(split, np.array([0, 2]), "token_classification", per_batch=True)
-  assert {k: v.shape for k, v in b.items()} == {k: (2, 24) for k in b}  # 17 -> 24
-  assert model_batch(split, np.array([1]), "token_classification", True)["labels"].shape == (1, 32)
+  assert {k: v.shape for k, v in b.items()} == {k: (2, 32) for k in b}  # 17 -> 32
+  assert model_batch(split, np.array([1]), "token_classification", True)["labels"].shape == (1, 64)
   order = np.arange(24).reshape(6, 4)
   lengths = np.random.default_rng(0).integers(1, 60, 24)
   sorted_order = sort_within_windows(order, lengths, 3, seed=0)
