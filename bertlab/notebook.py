@@ -33,7 +33,6 @@ from bertlab.objectives.electra import ElectraForPretraining
 from bertlab.objectives.pretraining import MaskedLmModel
 from bertlab.tasks.models import TaskModel
 
-MASK_PLACEHOLDERS = ("[MASK]", "<mask>")  # accepted in fill_mask whatever the vocabulary
 GENERIC_TOKENIZER_CLASSES = ("PreTrainedTokenizerFast", "TokenizersBackend")
 
 
@@ -55,8 +54,6 @@ def load_tokenizer(directory: str):
   tokenizer_config.json; tokenizer.json's stored padding and truncation switched off (we pad
   and truncate after adding special tokens); SentencePiece's own .model where tokenizer.json
   holds the Unigram conversion (albert-base-v2) that the wrapper does not read."""
-  import os
-
   from bertlab.data.tokenizers import (META_FILE, SP_FILE, Tokenizer, model_max_length,
                                        read_tokenizer_config)
 
@@ -101,7 +98,9 @@ class LoadedModel:
     self.tokenizer = load_tokenizer(bundle.tokenizer_dir) if bundle.tokenizer_dir else None
     self.labels, self.source, self.batch_size = bundle.labels, bundle.source, batch_size
     self._compiled, self._warned = {}, False
-    self.pooling, self.embed_max_length = _sentence_transformers_config(bundle.source)
+    # A sentence-transformers directory's pooling, max_seq_length and normalisation.
+    self.pooling, self.embed_max_length, self.normalize = _sentence_transformers_config(
+        bundle.source)
 
   @property
   def kind(self) -> str:
@@ -138,13 +137,14 @@ class LoadedModel:
             "input_ids": inference.pad_batch(ids, longest, len(ids), self.tokenizer.pad_id)}
 
   def embed(self, texts: str | Sequence[str], pooling: str | None = None,
-            text_pairs: Sequence[str] | None = None, normalize: bool = False) -> np.ndarray:
+            text_pairs: Sequence[str] | None = None, normalize: bool | None = None) -> np.ndarray:
     """One vector per text [N, H]: the mean of the hidden states over real tokens ("mean",
     special tokens included, as sentence-transformers) or the first token's state ("cls").
     pooling None: the directory's sentence-transformers pooling (1_Pooling/config.json), else
     "mean"; its max_seq_length also caps the texts. normalize: unit L2 norm (as
-    encode(normalize_embeddings=True))."""
+    encode(normalize_embeddings=True)); None: when the directory's modules end in Normalize."""
     pooling = pooling or self.pooling
+    normalize = self.normalize if normalize is None else normalize
     if pooling not in ("mean", "cls"):
       raise ValueError(f"pooling: expected 'mean' or 'cls'; found {pooling!r}")
     ids, types = self._inputs(texts, text_pairs, self.embed_max_length)
@@ -166,34 +166,7 @@ class LoadedModel:
     """The top_k tokens at each mask of `text` (the vocabulary's mask token, or [MASK] or
     <mask>): a list of {"token", "id", "score" (probability), "sequence"} for one mask,
     a list of such lists for several; a list of those for a list of texts."""
-    if not self.has_mlm:
-      raise ValueError(f"fill_mask needs an MLM head; this {type(self.model).__name__} has none. "
-                       "Load a checkpoint with one (*ForMaskedLM, *ForPreTraining, an ELECTRA "
-                       "generator, or our pretraining workdir)")
-    texts = [text] if isinstance(text, str) else list(text)
-    rows, positions, parts, marks = zip(*(self._masked(t) for t in texts), strict=True)
-    p = max(len(x) for x in positions)
-    pos = np.zeros((len(texts), 1 << (p - 1).bit_length()), np.int32)
-    for i, x in enumerate(positions):
-      pos[i, :len(x)] = x
-    types = [np.zeros_like(r) for r in rows]
-    fn = lambda params, i, m, t, pos_BxP: jax.lax.top_k(jax.nn.softmax(
-        self._mlm_logits(params, i, m, t, pos_BxP).astype(jnp.float32)), top_k)
-    (probs, ids), _ = self._run(f"fill_mask{top_k}", fn, list(rows), types, pos)
-    results = []
-    for n, (x, pieces, mark) in enumerate(zip(positions, parts, marks, strict=True)):
-      per_mask = []
-      for j in range(len(x)):
-        options = []
-        for prob, i in zip(probs[n, j], ids[n, j], strict=True):
-          token = self.tokenizer.decode([int(i)]).strip() or self.tokenizer.id_to_token(int(i))
-          filled = [token if k == j else mark for k in range(len(x))]
-          sequence = pieces[0] + "".join(f + s for f, s in zip(filled, pieces[1:], strict=True))
-          options.append({"token": token, "id": int(i), "score": float(prob),
-                          "sequence": sequence})
-        per_mask.append(options)
-      results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
-    return results[0] if isinstance(text, str) else results
+    return notebook_heads.fill_mask(self, text, top_k)
 
   def classify(self, texts: str | Sequence[str], text_pairs: Sequence[str] | None = None):
     """A fine-tuned sequence classifier's prediction per text: {"label", "score"
@@ -323,48 +296,27 @@ class LoadedModel:
                        f"{self.config.vocab_size}: the tokenizer does not belong to this "
                        "checkpoint")
 
-  def _masked(self, text: str):
-    """(ids with special tokens, mask positions, the text's pieces around the masks, the
-    mask string found)."""
-    tok = self._tokenizer()
-    own = tok.id_to_token(tok.mask_id)
-    mark = next((m for m in (own,) + MASK_PLACEHOLDERS if m in text), None)
-    if mark is None:
-      raise ValueError(f"fill_mask: expected {own!r} (or [MASK]) in the text; found none in "
-                       f"{text!r}: write e.g. 'Paris is the {own} of France.'")
-    pieces = text.split(mark)
-    # Byte BPE: the space before a mask belongs to the masked word (RoBERTa's <mask> lstrip).
-    parts = [p.rstrip() if tok.kind == "bpe" and k < len(pieces) - 1 else p
-             for k, p in enumerate(pieces)]
-    encoded = [x for x, _ in tok.encode_batch(parts)]
-    body, positions = [], []
-    start, _, end, _ = inference.special_layout(tok, pair=False)
-    for k, x in enumerate(encoded):
-      body.append(x)
-      if k < len(encoded) - 1:
-        positions.append(len(start) + sum(len(y) for y in body))
-        body.append(np.array([tok.mask_id], np.int32))
-    ids, _ = inference.build_rows(tok, [np.concatenate(body)], None, self.config.max_length)
-    if positions[-1] >= len(ids[0]) - len(end):
-      raise ValueError(f"fill_mask: a mask lies beyond the model's {self.config.max_length} "
-                       "positions; shorten the text")
-    self._check_ids(ids)
-    return ids[0], positions, pieces, mark
 
-
-def _sentence_transformers_config(source: str) -> tuple[str, int | None]:
-  """(pooling, max_seq_length) of a sentence-transformers directory (modules.json,
-  1_Pooling/config.json, sentence_bert_config.json); ("mean", None) elsewhere."""
-  pooling, length = "mean", None
+def _sentence_transformers_config(source: str) -> tuple[str, int | None, bool]:
+  """(pooling, max_seq_length, whether a Normalize module follows) of a sentence-transformers
+  directory (modules.json, 1_Pooling/config.json, sentence_bert_config.json); ("mean", None,
+  False) elsewhere. Poolings other than mean and cls are named, for embed's error."""
+  pooling, length, normalize = "mean", None, False
   if not os.path.isdir(str(source)):
-    return pooling, length
-  read = lambda *p: json.load(open(os.path.join(source, *p), encoding="utf-8"))  # noqa: SIM115
+    return pooling, length, normalize
+  def read(*parts):
+    with open(os.path.join(source, *parts), encoding="utf-8") as f:
+      return json.load(f)
   if os.path.isfile(os.path.join(source, "modules.json")):
     for module in read("modules.json"):
-      if module.get("type", "").endswith("Pooling"):
+      kind = module.get("type", "")
+      normalize |= kind.endswith("Normalize")
+      if kind.endswith("Pooling"):
         cfg = read(module.get("path", ""), "config.json")
-        if cfg.get("pooling_mode_cls_token"):
-          pooling = "cls"
+        modes = [k[len("pooling_mode_"):] for k, v in cfg.items()
+                 if k.startswith("pooling_mode_") and v is True]
+        pooling = {"mean_tokens": "mean", "cls_token": "cls"}.get(
+            "+".join(modes), "+".join(modes) or "mean")
   if os.path.isfile(os.path.join(source, "sentence_bert_config.json")):
     length = read("sentence_bert_config.json").get("max_seq_length")
-  return pooling, length
+  return pooling, length, normalize

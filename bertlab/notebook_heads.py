@@ -1,5 +1,6 @@
-"""The notebook's token-level helpers: `tag` (token classification) and `answer` (extractive
-QA), as `bertlab.load(path).tag(texts)` and `.answer(question, context)` call them.
+"""The notebook's token-level helpers: `tag` (token classification), `answer` (extractive
+QA) and `fill_mask`, as `bertlab.load(path).tag(texts)`, `.answer(question, context)` and
+`.fill_mask(text)` call them.
 
 Both follow what transformers' pipelines return, so that a user moving over gets the same
 entities and answers from the same weights:
@@ -19,11 +20,13 @@ entities and answers from the same weights:
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from bertlab import inference
 from bertlab.tasks.models import TaskModel
 
+MASK_PLACEHOLDERS = ("[MASK]", "<mask>")  # accepted in fill_mask whatever the vocabulary
 MASKED_LOGIT = -10000.0  # transformers' value for tokens a span may not use
 
 
@@ -178,3 +181,64 @@ def answer(m, question, context, *, top_k: int = 1, max_answer_len: int = 15,
     spans = sorted(spans, key=lambda x: -x["score"])[:top_k]
     results.append(spans[0] if top_k == 1 else spans)
   return results[0] if single else results
+
+
+def fill_mask(m, text, top_k: int = 5):
+  """`LoadedModel.fill_mask`."""
+  if not m.has_mlm:
+    raise ValueError(f"fill_mask needs an MLM head; this {type(m.model).__name__} has none. "
+                     "Load a checkpoint with one (*ForMaskedLM, *ForPreTraining, an ELECTRA "
+                     "generator, or our pretraining workdir)")
+  texts = [text] if isinstance(text, str) else list(text)
+  rows, positions, parts, marks = zip(*(masked_row(m, t) for t in texts), strict=True)
+  p = max(len(x) for x in positions)
+  pos = np.zeros((len(texts), 1 << (p - 1).bit_length()), np.int32)
+  for i, x in enumerate(positions):
+    pos[i, :len(x)] = x
+  types = [np.zeros_like(r) for r in rows]
+  fn = lambda params, i, a, t, pos_BxP: jax.lax.top_k(jax.nn.softmax(
+      m._mlm_logits(params, i, a, t, pos_BxP).astype(jnp.float32)), top_k)
+  (probs, ids), _ = m._run(f"fill_mask{top_k}", fn, list(rows), types, pos)
+  results = []
+  for n, (x, pieces, mark) in enumerate(zip(positions, parts, marks, strict=True)):
+    per_mask = []
+    for j in range(len(x)):
+      options = []
+      for prob, i in zip(probs[n, j], ids[n, j], strict=True):
+        token = m.tokenizer.decode([int(i)]).strip() or m.tokenizer.id_to_token(int(i))
+        filled = [token if k == j else mark for k in range(len(x))]
+        sequence = pieces[0] + "".join(f + s for f, s in zip(filled, pieces[1:], strict=True))
+        options.append({"token": token, "id": int(i), "score": float(prob),
+                        "sequence": sequence})
+      per_mask.append(options)
+    results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
+  return results[0] if isinstance(text, str) else results
+
+
+def masked_row(m, text: str):
+  """(ids with special tokens, mask positions, the text's pieces around the masks, the
+  mask string found)."""
+  tok = m._tokenizer()
+  own = tok.id_to_token(tok.mask_id)
+  mark = next((x for x in (own,) + MASK_PLACEHOLDERS if x in text), None)
+  if mark is None:
+    raise ValueError(f"fill_mask: expected {own!r} (or [MASK]) in the text; found none in "
+                     f"{text!r}: write e.g. 'Paris is the {own} of France.'")
+  pieces = text.split(mark)
+  # Byte BPE: the space before a mask belongs to the masked word (RoBERTa's <mask> lstrip).
+  parts = [p.rstrip() if tok.kind == "bpe" and k < len(pieces) - 1 else p
+           for k, p in enumerate(pieces)]
+  encoded = [x for x, _ in tok.encode_batch(parts)]
+  body, positions = [], []
+  start, _, end, _ = inference.special_layout(tok, pair=False)
+  for k, x in enumerate(encoded):
+    body.append(x)
+    if k < len(encoded) - 1:
+      positions.append(len(start) + sum(len(y) for y in body))
+      body.append(np.array([tok.mask_id], np.int32))
+  ids, _ = inference.build_rows(tok, [np.concatenate(body)], None, m.config.max_length)
+  if positions[-1] >= len(ids[0]) - len(end):
+    raise ValueError(f"fill_mask: a mask lies beyond the model's {m.config.max_length} "
+                     "positions; shorten the text")
+  m._check_ids(ids)
+  return ids[0], positions, pieces, mark

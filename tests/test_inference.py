@@ -87,6 +87,7 @@ def test_embed_equals_sentence_transformers(tmp_path):
     got = m.embed(TEXTS, normalize=True)
   assert got.shape == ref.shape
   assert np.abs(got - ref).max() <= 1e-4
+  np.testing.assert_allclose(m.embed(TEXTS[:3]), got[:3], atol=1e-5)  # its Normalize module
   np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
