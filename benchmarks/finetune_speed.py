@@ -146,6 +146,7 @@ def main(argv=None):
   p.add_argument("--batch", type=int, default=32)
   p.add_argument("--lr", type=float, default=1e-4)
   p.add_argument("--pad-to-max", action="store_true", help="ours without per-batch padding")
+  p.add_argument("--tiny", action="store_true", help="a 2-layer H 32 model (smoke test)")
   p.add_argument("--json", default="")
   args = p.parse_args(argv)
 
@@ -161,7 +162,7 @@ def main(argv=None):
   dev = read_conll(os.path.join(args.conll, "valid.txt"))[:args.eval]
   tmp = tempfile.mkdtemp(prefix="ft_speed_")
   model_dir = args.model or write_model(os.path.join(tmp, "bert"),
-                                        [" ".join(s.tokens) for s in train])
+                                        [" ".join(s.tokens) for s in train], tiny=args.tiny)
   rows = {"bertlab": ours(model_dir, args.conll, args, os.path.join(tmp, "run")),
           "transformers": transformers_loop(model_dir, train, dev, CONLL2003_NER_TAGS, args)}
   print(f"CoNLL-2003: {len(train)} train sentences, {args.epochs} epochs, batch {args.batch}, "

@@ -12,6 +12,9 @@ import os
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 SIZE = dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
             max_position_embeddings=512)
+# For the scripts' smoke tests.
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            max_position_embeddings=512)
 
 
 def write_tokenizer(out: str, texts, vocab_size: int = 8000) -> int:
@@ -40,7 +43,8 @@ def write_tokenizer(out: str, texts, vocab_size: int = 8000) -> int:
   return len(vocab)
 
 
-def write_model(out: str, texts, head: str = "", seed: int = 0, labels=None) -> str:
+def write_model(out: str, texts, head: str = "", seed: int = 0, labels=None,
+                tiny: bool = False) -> str:
   """out/ with the tokenizer and a random BertModel / BertFor{head} (seeded)."""
   import torch
   import transformers as T
@@ -52,11 +56,12 @@ def write_model(out: str, texts, head: str = "", seed: int = 0, labels=None) -> 
               label2id={n: i for i, n in enumerate(labels)})
   torch.manual_seed(seed)
   cls = getattr(T, f"BertFor{head}" if head else "BertModel")
-  cls(T.BertConfig(vocab_size=vocab, **SIZE, **kw)).save_pretrained(out)
+  cls(T.BertConfig(vocab_size=vocab, **(TINY if tiny else SIZE), **kw)).save_pretrained(out)
   return out
 
 
 def write_sentence_transformers(out: str, hidden: int = SIZE["hidden_size"]):
+  """modules.json (Transformer, mean Pooling, Normalize) and their configs in `out`."""
   with open(os.path.join(out, "modules.json"), "w") as f:
     json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling",

@@ -80,6 +80,7 @@ def main(argv=None):
   p.add_argument("--batch", type=int, default=32)
   p.add_argument("--repeats", type=int, default=3)
   p.add_argument("--helpers", default="embed,classify,fill_mask")
+  p.add_argument("--tiny", action="store_true", help="a 2-layer H 32 model (smoke test)")
   p.add_argument("--json", default="")
   args = p.parse_args(argv)
 
@@ -99,8 +100,8 @@ def main(argv=None):
   if "embed" in helpers:
     from sentence_transformers import SentenceTransformer
 
-    d = hub.write_model(os.path.join(tmp, "embed"), texts)
-    hub.write_sentence_transformers(d)
+    d = hub.write_model(os.path.join(tmp, "embed"), texts, tiny=args.tiny)
+    hub.write_sentence_transformers(d, (hub.TINY if args.tiny else hub.SIZE)["hidden_size"])
     st = SentenceTransformer(d, device="cpu")
     m = bertlab.load(d, batch_size=args.batch)
     ref_s, ref = timed(lambda: st.encode(texts, batch_size=args.batch,
@@ -110,7 +111,7 @@ def main(argv=None):
                      float(np.abs(ours - ref).max()))
   if "classify" in helpers:
     d = hub.write_model(os.path.join(tmp, "classify"), texts, "SequenceClassification", 1,
-                        ["negative", "positive"])
+                        ["negative", "positive"], tiny=args.tiny)
     pipe = T.pipeline("text-classification", model=d, device="cpu", top_k=None)
     m = bertlab.load(d, batch_size=args.batch)
     ref_s, ref = timed(lambda: pipe(texts, batch_size=args.batch), args.repeats)
@@ -119,8 +120,9 @@ def main(argv=None):
     our_p = np.array([o["score"] if o["label"] == "positive" else 1 - o["score"] for o in ours])
     rows["classify"] = ('pipeline("text-classification")', ref_s, our_s,
                         float(np.abs(our_p - ref_p).max()))
+  same = None
   if "fill_mask" in helpers:
-    d = hub.write_model(os.path.join(tmp, "mlm"), texts, "MaskedLM", 2)
+    d = hub.write_model(os.path.join(tmp, "mlm"), texts, "MaskedLM", 2, tiny=args.tiny)
     masked = with_mask(texts)
     pipe = T.pipeline("fill-mask", model=d, device="cpu", top_k=5)
     m = bertlab.load(d, batch_size=args.batch)
@@ -146,7 +148,7 @@ def main(argv=None):
   if args.json:
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
-      json.dump({"rows": out, "texts": n, "batch": args.batch, "torch_threads": threads,
+      json.dump({"rows": out, "texts": n, "same_top5_ids": float(same) if "fill_mask" in rows else None, "batch": args.batch, "torch_threads": threads,
                  "repeats": args.repeats}, f, indent=2)
 
 

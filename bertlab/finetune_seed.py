@@ -48,10 +48,11 @@ def _predict_all(predict, params, split, kind, batch_size, sharding, per_batch=F
   split's full length L (positions past a batch's cut hold -1e4: padding, never chosen)."""
   n = len(split)
   pad = (-n) % batch_size
-  # Longest first when padding per batch (batches of similar lengths); pad with copies of
-  # the first row (an all-padding row would attend to nothing), then drop them.
+  # Longest first when padding per batch (batches of similar lengths); the last batch is
+  # filled with copies of its own last (shortest) row (an all-padding row would attend to
+  # nothing), dropped afterwards.
   order = (np.argsort(-row_lengths(split), kind="stable") if per_batch else np.arange(n))
-  index = np.concatenate([order, np.full(pad, order[0])])
+  index = np.concatenate([order, np.full(pad, order[-1])])
   full = split.inputs["input_ids"].shape[1]
   out = []
   for s in range(0, n + pad, batch_size):

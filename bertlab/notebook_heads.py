@@ -172,13 +172,16 @@ def answer(m, question, context, *, top_k: int = 1, max_answer_len: int = 15,
     outer[:, head + width:] = 0.0
     flat = np.argsort(-outer, axis=None, kind="stable")[:top_k]
     for a, b in zip(*np.unravel_index(flat, outer.shape), strict=True):
+      if not (head <= a <= b < head + width):  # an empty context: no span at all
+        continue
       offsets = c_encs[n].offsets
       cs, ce = _span(contexts[n], offsets[s + a - head][0], offsets[s + b - head][1])
       found[n].append({"score": float(outer[a, b]), "start": cs, "end": ce,
                        "answer": contexts[n][cs:ce]})
   results = []
   for spans in found:
-    spans = sorted(spans, key=lambda x: -x["score"])[:top_k]
+    spans = sorted(spans, key=lambda x: -x["score"])[:top_k] or [
+        {"score": 0.0, "start": 0, "end": 0, "answer": ""}]
     results.append(spans[0] if top_k == 1 else spans)
   return results[0] if single else results
 

@@ -36,7 +36,7 @@ def test_tag_matches_the_token_classification_pipeline(tmp_path):
         (r["entity_group"], r["start"], r["end"]) for r in ref]
     np.testing.assert_allclose([e["score"] for e in ours], [r["score"] for r in ref], atol=1e-5)
     assert all(e["text"] == text[e["start"]:e["end"]] for e in ours)
-  assert m.tag(TAG_TEXTS[0]) == got[0]
+  assert m.tag(TAG_TEXTS[0]) == got[0] and m.tag([""]) == [[]]
   with pytest.raises(ValueError, match="tag needs a fine-tuned token classifier"):
     bertlab.load(str(_encoder_dir(tmp_path))).tag(["x"])
 
@@ -99,5 +99,6 @@ def test_answer_matches_the_qa_pipeline_over_windows(tmp_path):
   assert m.answer(questions[0], context, max_length=48, doc_stride=16) == got[0]
   top = m.answer(questions[0], context, top_k=3, max_length=48, doc_stride=16)
   assert len(top) == 3 and top[0] == got[0] and top[0]["score"] >= top[2]["score"]
+  assert m.answer("who ?", "") == {"score": 0.0, "start": 0, "end": 0, "answer": ""}
   with pytest.raises(ValueError, match="one context per question"):
     m.answer(questions, [context])
