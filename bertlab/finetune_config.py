@@ -22,7 +22,8 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   task_info(task)  # rejects an unknown task here, with the list of known ones
   c = ml_collections.ConfigDict()
   c.task = task
-  c.init_from = ""              # our pretraining workdir, or a local HF checkpoint directory
+  c.init_from = ""              # our pretraining workdir, a local HF checkpoint directory, or
+                                # one `python -m bertlab.convert import` wrote
   c.random_init = False         # True: init_from's architecture and tokenizer, random weights
   # Data: local files in the task's format, or a TFDS dataset (tfds_name, splits).
   c.train_file = ""
