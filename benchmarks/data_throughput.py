@@ -4,8 +4,9 @@
       --kind wordpiece --family bert --seq-len 128 --split-sentences
 
 Cache and instance building use all cores (the Rust tokenizer's thread pool); the pipeline is
-then measured on one core (the process pinned to a single CPU, grain reading in the calling
-thread), with and without a per-example numpy transform standing in for dynamic masking.
+then measured on one core (the process pinned to a single CPU, reading in the calling
+thread), with and without a per-example numpy transform standing in for dynamic masking, and
+with the family's masking in 0, 1, 2, ... worker processes (--workers, all cores).
 Prints a table and writes JSON (--json). Each run uses a fresh cache directory unless --cache-dir
 is given (then a second run shows the cached figures).
 """
@@ -44,14 +45,17 @@ def _mask_like(example, rng):
   return dict(example, input_ids=ids, mlm_labels=labels)
 
 
-def _pipeline_rate(arrays, batch, seconds, map_fn) -> float:
+def _pipeline_rate(arrays, batch, seconds, map_fn, num_workers=0) -> float:
   it = pipeline.make_iterator(arrays, global_batch_size=batch, seed=0, process_index=0,
-                              process_count=1, map_fn=map_fn)
-  next(it)  # warm up
+                              process_count=1, map_fn=map_fn, num_workers=num_workers)
+  for _ in range(1 + 2 * num_workers):  # warm up: workers started, their queue filled
+    next(it)
   n, start = 0, time.perf_counter()
   while time.perf_counter() - start < seconds:
     n += len(next(it)["input_ids"])
-  return n / (time.perf_counter() - start)
+  rate = n / (time.perf_counter() - start)
+  it.close()
+  return rate
 
 
 def main():
@@ -66,6 +70,10 @@ def main():
   p.add_argument("--doc-per-line", action="store_true")
   p.add_argument("--split-sentences", action="store_true")
   p.add_argument("--cache-dir", default=None)
+  p.add_argument("--workers", default="0",
+                 help="comma-separated worker-process counts for the family-masking pipeline "
+                      "rate (0 = in the calling thread), e.g. 0,1,2")
+  p.add_argument("--repeats", type=int, default=1, help="runs per worker count (median)")
   p.add_argument("--json", default=None, help="write the figures here")
   args = p.parse_args()
 
@@ -102,7 +110,8 @@ def main():
     if k.endswith("_label"):
       r[k + "_mean"] = float(arrays[k].mean())
 
-  os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core from here on
+  cores = os.sched_getaffinity(0)
+  os.sched_setaffinity(0, {sorted(cores)[0]})  # one core from here on
   r["pipeline_seq_per_s"] = _pipeline_rate(arrays, args.batch_size, args.seconds, None)
   r["pipeline_seq_per_s_with_map_fn"] = _pipeline_rate(arrays, args.batch_size, args.seconds,
                                                        _mask_like)
@@ -122,6 +131,15 @@ def main():
   r["pipeline_seq_per_s_with_family_masking"] = _pipeline_rate(arrays, args.batch_size,
                                                               args.seconds, real_masking)
 
+  # The same masking in 0, 1, 2, ... worker processes (all cores again: workers run beside
+  # the reading process); sequences/s, the median of --repeats runs, in the same process.
+  os.sched_setaffinity(0, cores)
+  from bertlab.train import _Masking
+  picklable = _Masking(DEFAULT_MASKING[args.family], vocab, p_max, 0.15)
+  for w in (int(x) for x in args.workers.split(",")):
+    rates = [_pipeline_rate(arrays, args.batch_size, args.seconds, picklable, w)
+             for _ in range(args.repeats)]
+    r[f"family_masking_seq_per_s_workers_{w}"] = float(np.median(rates))
   width = max(map(len, r))
   for k, v in r.items():
     print(f"{k:<{width}}  {v:,.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")

@@ -26,23 +26,32 @@ MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mlm_positions", 
               "segment_ids", "positions", "cls_positions", "sentence_weights")  # last 4: packing
 
 
+class _Masking:
+  """The family's masking as a pipeline transform `(example, rng) -> example`; a class (not a
+  closure) so that data worker processes can receive it pickled."""
+
+  def __init__(self, name: str, vocab, max_predictions: int, mask_prob: float):
+    self.name, self.vocab = name, vocab
+    self.max_predictions, self.mask_prob = max_predictions, mask_prob
+
+  def __call__(self, example, rng):
+    from bertlab.objectives import masking
+
+    out = dict(example)
+    out.update(masking.STRATEGIES[self.name](
+        example["input_ids"], example["special_mask"], example["word_starts"], rng=rng,
+        vocab=self.vocab, max_predictions=self.max_predictions, mask_prob=self.mask_prob))
+    return out
+
+
 def masking_fn(config, tokenizer):
   """The family's masking as a pipeline transform `(example, rng) -> example`."""
   from bertlab.objectives import masking
 
   vocab = masking.MaskingVocab(vocab_size=tokenizer.vocab_size, mask_id=tokenizer.mask_id,
                                pad_id=tokenizer.pad_id, special_ids=tokenizer.special_ids)
-  strategy = masking.STRATEGIES[config.objective.masking]
-  kw = dict(vocab=vocab, max_predictions=config.objective.max_predictions,
-            mask_prob=config.objective.mask_prob)
-
-  def transform(example, rng):
-    out = dict(example)
-    out.update(strategy(example["input_ids"], example["special_mask"], example["word_starts"],
-                        rng=rng, **kw))
-    return out
-
-  return transform
+  return _Masking(config.objective.masking, vocab, config.objective.max_predictions,
+                  config.objective.mask_prob)
 
 
 def _model_batch(batch: dict) -> dict:
@@ -50,10 +59,14 @@ def _model_batch(batch: dict) -> dict:
 
 
 class _ModelKeys:
-  """Wraps a grain iterator: yields only the keys the model reads; state passes through."""
+  """Wraps the stream iterator: yields only the keys the model reads; state passes through.
 
-  def __init__(self, it, make=None):
+  `fingerprints` (tokenizer and data content) travel with the checkpoint and are compared on
+  restore; `stream_key()` names the stream a saved position belongs to."""
+
+  def __init__(self, it, make=None, fingerprints=None):
     self._it, self._make = it, make
+    self.fingerprints = dict(fingerprints or {})
 
   def __iter__(self):
     return self
@@ -63,13 +76,20 @@ class _ModelKeys:
 
   def fresh(self):
     """A new iterator over the same data from its start (this one is left where it is)."""
-    return _ModelKeys(iter(self._make()))
+    return _ModelKeys(iter(self._make()), self._make, self.fingerprints)
 
   def get_state(self):
     return self._it.get_state()
 
   def set_state(self, state):
     self._it.set_state(state)
+
+  def stream_key(self):
+    return self._it.stream_key()
+
+  def close(self):
+    if hasattr(self._it, "close"):
+      self._it.close()
 
 
 def packing_spec(config):
@@ -86,90 +106,142 @@ def packing_spec(config):
   return spec
 
 
-def build_data(config, workdir: str):
-  """(tokenizer, train iterator, eval batches) for this host."""
-  from bertlab.data import pipeline
-  from bertlab.data.pretraining_data import build_pretraining_data
-  from bertlab.objectives import masking
+EVAL_EPOCH = 2**31  # the masks of held-out example j come from example_rng(seed, EVAL_EPOCH, j)
+
+
+def prediction_budget(config):
+  """tokens int [N] -> the masking's prediction budget per example (BERT's rule, which every
+  strategy here caps itself by), for planning packed rows before masking."""
+  o = config.objective
+  return lambda tokens: np.minimum(o.max_predictions,
+                                   np.maximum(1, np.round(tokens * o.mask_prob))).astype(np.int64)
+
+
+def prepared_data(config, workdir: str):
+  """The prepared corpus (`bertlab.data.prepared.Prepared`): opened from data.prepared_dir, or
+  prepared under the cache folder, each process its shard (several hosts need a fixed
+  tokenizer: data.tokenizer_dir or data.prepared_dir)."""
+  from bertlab.data import prepare, prepared
+
+  options = prepare.options_from_config(config)
+  if config.data.prepared_dir:
+    return prepared.open_prepared(config.data.prepared_dir, options)
+  key = prepare._hash(dict(options, v=prepare.FORMAT))
+  cache = config.data.cache_dir or os.path.join(workdir, "cache")
+
+  def barrier():
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+
+      multihost_utils.sync_global_devices("bertlab: corpus prepared")
+
+  # A tokenizer trained here stays at cache/tokenizer-*/, where fine-tuning looks for it.
+  return prepared.prepare_cooperatively(
+      options, os.path.join(cache, "prepared-" + key), process_index=jax.process_index(),
+      process_count=jax.process_count(), barrier=barrier, tokenizer_cache=cache)
+
+
+def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
+  """(tokenizer, train iterator, eval batches) for this host.
+
+  rows: the rows [lo, hi) of every global batch this host's devices hold (default: an equal
+  share by process index). Training and evaluation batches are the same global batches for
+  any number of hosts (data/stream.py)."""
+  from bertlab.data import example_index, pipeline
 
   d = config.data
-  corpus = [p for p in d.corpus.split(",") if p] or None
-  if d.tfds_name:
-    corpus = [f"tfds:{d.tfds_name}:{d.tfds_split}"]
-  tokenizer, instances = build_pretraining_data(
-      family=config.family, corpus=corpus, tokenizer_dir=d.tokenizer_dir or None,
-      tokenizer_kind=d.tokenizer, vocab_size=d.vocab_size, max_seq_len=d.max_seq_len,
-      seed=config.seed, cache_dir=d.cache_dir or os.path.join(workdir, "cache"),
-      lowercase=d.lowercase, doc_per_line=d.one_doc_per_line,
-      progress=jax.process_index() == 0)
+  data = prepared_data(config, workdir)
+  tokenizer, source = data.tokenizer, data.examples
   if tokenizer.vocab_size > config.model.vocab_size:
     raise ValueError(f"the tokenizer has {tokenizer.vocab_size} ids but model.vocab_size is "
                      f"{config.model.vocab_size}; set --config.model.vocab_size="
                      f"{tokenizer.vocab_size} (and generator.vocab_size for ELECTRA)")
-  n = len(instances["input_ids"])
+  n = len(source)
   n_eval = min(int(n * d.eval_fraction), config.eval_batches * config.batch_size)
   n_eval -= n_eval % config.batch_size
-  train = {k: v[: n - n_eval] for k, v in instances.items()}
-  held_out = {k: v[n - n_eval:] for k, v in instances.items()}
+  train = example_index.Slice(source, 0, n - n_eval)
+  held_out = example_index.Slice(source, n - n_eval, n)
   transform = masking_fn(config, tokenizer)
-  if not d.dynamic_masking:
-    # Static masking: masks drawn once per instance, as BERT's create_pretraining_data.
-    train = masking.static_masks(train, transform, dupe_factor=1, seed=config.seed)
-    transform = None
-  make = lambda: pipeline.make_dataset(train, global_batch_size=config.batch_size,
-                                       seed=config.seed, map_fn=transform,
-                                       packing=packing_spec(config))
-  eval_batches = []
-  if n_eval:
-    rng = np.random.default_rng([config.seed, 1 << 30])
+  if rows is None:
     per_host = config.batch_size // jax.process_count()
-    lo = jax.process_index() * (n_eval // jax.process_count())
-    masked = [masking_fn(config, tokenizer)({k: v[i] for k, v in held_out.items()}, rng)
-              for i in range(lo, lo + n_eval // jax.process_count())]
-    for s in range(0, len(masked) - per_host + 1, per_host):
-      rows = masked[s:s + per_host]
-      eval_batches.append(_model_batch({k: np.stack([r[k] for r in rows]) for k in rows[0]}))
+    rows = (jax.process_index() * per_host, (jax.process_index() + 1) * per_host)
+  # Static masking (BERT's create_pretraining_data): one mask per example, from an RNG keyed
+  # by (seed, example index) only, drawn when the example is read (nothing held in memory).
+  make = lambda: pipeline.make_dataset(train, global_batch_size=config.batch_size,
+                                       seed=config.seed, map_fn=transform, rows=rows,
+                                       packing=packing_spec(config),
+                                       predictions=prediction_budget(config),
+                                       static_masks=not d.dynamic_masking,
+                                       num_workers=d.num_workers)
+  eval_batches = []
+  for start in range(0, n_eval, config.batch_size):
+    # Global eval batch: held-out examples [start, start + B); each masked by its own index.
+    idx = range(start + rows[0], start + rows[1])
+    masked = [transform(held_out[j],
+                        pipeline.example_rng(config.seed, EVAL_EPOCH, j)) for j in idx]
+    eval_batches.append(_model_batch({k: np.stack([r[k] for r in masked]) for k in masked[0]}))
   log.info("data: %d training and %d held-out instances of length %d; vocab %d (%s)",
            n - n_eval, n_eval, d.max_seq_len, tokenizer.vocab_size, tokenizer.kind)
-  return tokenizer, _ModelKeys(iter(make()), make), eval_batches
+  # Content-based {"tokenizer", "data"}: a resume checks them against the checkpoint.
+  return tokenizer, _ModelKeys(iter(make()), make, data.fingerprints), eval_batches
+
+
+def _latest_step(workdir: str) -> int | None:
+  d = os.path.join(workdir, "checkpoints")
+  steps = [int(n) for n in os.listdir(d) if n.isdigit()] if os.path.isdir(d) else []
+  return max(steps) if steps else None
 
 
 def run(config, workdir: str, echo=print):
-  """Train as `config` says, in `workdir` (resuming if it holds checkpoints)."""
-  from bertlab.encoder.presets import count_params
-  from bertlab.objectives.registry import build_model
-  from bertlab.training import flops as flops_lib
-  from bertlab.training import host_memory, loop, optimizers
+  """Train as `config` says, in `workdir` (resuming if it holds checkpoints).
+
+  With config.phases, one run moves through them (BERT's seq 128 then 512): each phase builds
+  its data and compiles its step; the state carries over, and a resume picks the phase of the
+  latest checkpoint."""
+  from bertlab.training import host_memory
   from bertlab.training import mesh as mesh_lib
-  from bertlab.training import step as step_lib
 
   config_lib.validate(config)
   os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
-  enc = config_lib.encoder_config(config.model, "model")
-  gen = (config_lib.encoder_config(config.generator, "generator")
-         if config.family == "electra" else None)
   mesh = mesh_lib.make_mesh(config.mesh_shape)
-  _, train_iter, eval_batches = build_data(config, workdir)
-  o = config.objective
-  model = build_model(config.family, enc, gen, rtd_weight=o.rtd_weight,
-                      temperature=o.temperature, sbo_max_targets=o.sbo_max_targets,
-                      sbo_position_dim=o.sbo_position_dim)
-  tx, schedule = optimizers.build(config.optimizer, config.total_steps)
-  # Shapes of a training batch (packed rows differ from the unpacked held-out batches).
-  first = next(iter(train_iter.fresh())) if config.data.packing or not eval_batches else (
-      eval_batches[0])
-  example = {k: np.zeros((config.batch_size,) + v.shape[1:], v.dtype) for k, v in first.items()}
-  steps = step_lib.build(model, tx, schedule, mesh, example, seed=config.seed,
-                         grad_accum_steps=config.grad_accum_steps)
+  host_memory.keep_for_platform(mesh.devices.flat[0].platform)  # host tuning: CPU runs only
+  ends = config_lib.phase_ends(config)
+  latest = _latest_step(workdir)
+  state, last = None, {}
+  for k, end in enumerate(ends):
+    if state is None and latest is not None and latest >= end and k < len(ends) - 1:
+      continue  # a finished phase
+    if len(ends) > 1:
+      echo(f"phase {k + 1}/{len(ends)}: steps up to {end} at max_seq_len "
+           f"{config.phases.max_seq_len[k]}")
+    state, last = run_phase(config_lib.phase_config(config, k), workdir, mesh, echo,
+                            state=state, until=end)
+    if int(jax.device_get(state.step)) < end:  # stopped (SIGTERM): saved, exit
+      break
+  return state, last
+
+
+def run_phase(config, workdir: str, mesh, echo=print, state=None, until=None):
+  """Data, model, compiled steps and the loop for one phase (one max_seq_len)."""
+  from bertlab import pretrain_steps
+  from bertlab.encoder.presets import count_params
+  from bertlab.training import chips
+  from bertlab.training import flops as flops_lib
+  from bertlab.training import host_memory, loop
+  from bertlab.training import mesh as mesh_lib
+  from bertlab.training import step as step_lib
+
+  enc, gen = pretrain_steps.encoders(config, mesh.devices.flat[0].platform)
+  rows = loop.host_rows(mesh_lib.batch_sharding(mesh), config.batch_size)
+  _, train_iter, eval_batches = build_data(config, workdir, rows=rows)
+  example = pretrain_steps.batch_spec(config)  # the batch's shapes, as benchmarks/aot.py sees them
+  steps = pretrain_steps.build_steps(config, mesh, example)
   compiled, compile_s, cost = step_lib.compile_ahead(steps, example)
   reserved = host_memory.reserve_for_step(compiled)  # no page faults in the first steps
   seq = config.data.max_seq_len
   flops = flops_lib.train_step_flops(config.family, enc, config.batch_size, seq,
                                      example["mlm_positions"].shape[1], gen)
-  peak = flops_lib.measure_matmul_peak(1024)
+  peak = chips.peak_flops(mesh)
   n_params = sum(x.size for x in jax.tree_util.tree_leaves(steps.abstract_state.params))
   echo(f"{config.family}: {n_params / 1e6:.2f}M parameters (encoder {count_params(enc) / 1e6:.2f}M)"
        f"; {flops / 1e9:.1f} GFLOPs/step (XLA: {float(cost.get('flops', 0)) / 1e9:.1f}); mesh "
@@ -177,11 +249,10 @@ def run(config, workdir: str, echo=print):
        f"{jax.process_count()} process(es); train step compiled in {compile_s:.1f}s; matmul "
        f"peak {peak / 1e9:.0f} GFLOP/s per device"
        + (f"; host heap reserved {reserved / 1e9:.1f} GB" if reserved else ""))
-  state, last = loop.run(steps=steps, train_iter=train_iter, eval_batches=eval_batches,
-                         config=config, workdir=workdir, flops_per_step=flops, peak_flops=peak,
-                         tokens_per_step=config.batch_size * seq, echo=echo,
-                         prefetch=config.prefetch_batches)
-  return state, last
+  return loop.run(steps=steps, train_iter=train_iter, eval_batches=eval_batches,
+                  config=config, workdir=workdir, flops_per_step=flops, peak_flops=peak,
+                  tokens_per_step=config.batch_size * seq, echo=echo,
+                  prefetch=config.prefetch_batches, state=state, until=until)
 
 
 def main(argv=None):

@@ -11,14 +11,15 @@ batch just holds more examples (Krell et al. 2021, "Efficient sequence packing w
 cross-contamination").
 
   masked example (fixed [L] / [P] arrays) --trim--> variable-length parts
-    --grain BestFitPackIterDataset (tokens <= L, predictions <= P', examples <= S)-->
-    --finish--> a row with offsets applied:
+    --rows planned per window of the global stream (data/stream.py: best-fit decreasing,
+      tokens <= L, predictions <= P', examples <= S)--> --pack_row--> a row with offsets:
       input_ids, token_type_ids, attention_mask, segment_ids (1..S, 0 = pad), positions  [L]
       mlm_positions (row positions), mlm_ids, mlm_weights, sbo_*                        [P']
       cls_positions, sentence_weights, nsp_label / sop_label                            [S]
 
 Masking happens per example before packing, with the same RNG as unpacked, so packed and
-unpacked runs see identical masks. The iterator state (grain's) restores exactly.
+unpacked runs see identical masks. The rows depend only on the global stream, never on the
+number of hosts, and the stream's position restores exactly.
 """
 
 from __future__ import annotations
@@ -41,12 +42,17 @@ class PackingSpec:
   max_seq_len: int
   max_predictions: int      # per row (P'); an example's own cap stays the masking's
   max_examples: int         # per row (S): the size of the [CLS] / sentence-label arrays
-  bins: int = 64            # open rows for best-fit (more: fuller rows, more host memory)
+  bins: int = 64            # a packing window holds 4 x bins examples (more: fuller rows)
 
   def __post_init__(self):
     for f in dataclasses.fields(self):
       if getattr(self, f.name) < 1:
         raise ValueError(f"packing {f.name}: must be >= 1, got {getattr(self, f.name)}")
+
+  @property
+  def window(self) -> int:
+    """Examples packed together (data/stream.py): the last row of a window may be short."""
+    return 4 * self.bins
 
   @classmethod
   def default(cls, max_seq_len: int, max_predictions: int, **kw) -> PackingSpec:
@@ -73,42 +79,39 @@ def trim(example: dict) -> dict:
   return out
 
 
-def length_struct(parts: dict, spec: PackingSpec) -> dict:
-  """The packer's capacity per feature of `parts` (a trimmed example)."""
-  cap = {**{k: spec.max_seq_len for k in TOKEN_KEYS},
-         **{k: spec.max_predictions for k in PREDICTION_KEYS},
-         **{k: spec.max_examples for k in ("cls_positions", "sentence_weights", *SENTENCE_KEYS)}}
-  return {k: cap[k] for k in parts}
+def pack_row(parts: list[dict], spec: PackingSpec) -> dict:
+  """Trimmed examples -> one packed row of model inputs (fixed shapes [L], [P'], [S]).
 
-
-def finish(row: dict) -> dict:
-  """grain's packed row -> model inputs: per-example positions shifted to row positions."""
-  seg = np.asarray(row["input_ids_segment_ids"], np.int32)
-  pos = np.asarray(row["input_ids_positions"], np.int32)
-  # Row offset of each example: where its segment id first appears (examples are contiguous).
-  starts = np.zeros(seg.max() + 1 if seg.size else 1, np.int32)
-  first = np.flatnonzero((pos == 0) & (seg > 0))
-  starts[seg[first]] = first
-  out = {k: np.asarray(row[k]) for k in row if not k.endswith(("_segment_ids", "_positions"))
-         or k in ("mlm_positions", "cls_positions")}
-  out["segment_ids"] = seg
-  out["positions"] = pos
-  out["attention_mask"] = (seg > 0).astype(np.int32)
-  for k in ROW_POSITION_KEYS + ("cls_positions",):
-    if k in row:
-      owner = np.asarray(row[f"{k}_segment_ids"])
-      out[k] = np.where(owner > 0, np.asarray(row[k]) + starts[owner], 0).astype(np.int32)
-  return out
-
-
-def pack(ds, spec: PackingSpec, example_parts: dict, seed: int = 0):
-  """grain IterDataset of trimmed examples -> IterDataset of packed rows (unbatched).
-
-  `example_parts`: one trimmed example, for the feature set and their capacities.
+  Example s (1-based) takes the next tokens; its prediction and SBO positions are shifted to
+  row positions, and its [CLS] position and sentence label fill slot s - 1.
   """
-  import grain
-
-  packed = grain.experimental.BestFitPackIterDataset(
-      ds, length_struct=length_struct(example_parts, spec), num_packing_bins=spec.bins,
-      seed=seed, shuffle_bins=False, max_sequences_per_bin=spec.max_examples)
-  return packed.map(finish)
+  L, P, S = spec.max_seq_len, spec.max_predictions, spec.max_examples
+  n_tok = sum(len(p["input_ids"]) for p in parts)
+  n_pred = sum(len(p["mlm_positions"]) for p in parts if "mlm_positions" in p)
+  if n_tok > L or n_pred > P or len(parts) > S:
+    raise ValueError(f"a packed row got {len(parts)} examples, {n_tok} tokens and {n_pred} "
+                     f"predictions; its capacity is {S}, {L} and {P}. The masking drew more "
+                     "predictions than the budget the rows were planned with "
+                     "(train.prediction_budget); use objective.masking='token' or unpacked rows")
+  first = parts[0]
+  row = {k: np.zeros(L, np.int32) for k in TOKEN_KEYS if k in first}
+  row.update({k: np.zeros(P, np.asarray(first[k]).dtype) for k in PREDICTION_KEYS if k in first})
+  sentence = [k for k in ("cls_positions", "sentence_weights", *SENTENCE_KEYS) if k in first]
+  row.update({k: np.zeros(S, np.asarray(first[k]).dtype) for k in sentence})
+  seg, pos = np.zeros(L, np.int32), np.zeros(L, np.int32)
+  t = q = 0
+  for s, ex in enumerate(parts):
+    n = len(ex["input_ids"])
+    for k in TOKEN_KEYS:
+      if k in row:
+        row[k][t:t + n] = ex[k]
+    seg[t:t + n], pos[t:t + n] = s + 1, np.arange(n)
+    m = len(ex["mlm_positions"]) if "mlm_positions" in ex else 0
+    for k in PREDICTION_KEYS:
+      if k in row:
+        row[k][q:q + m] = np.asarray(ex[k]) + (t if k in ROW_POSITION_KEYS else 0)
+    for k in sentence:
+      row[k][s] = np.asarray(ex[k]).reshape(-1)[0] + (t if k == "cls_positions" else 0)
+    t, q = t + n, q + m
+  row.update(segment_ids=seg, positions=pos, attention_mask=(seg > 0).astype(np.int32))
+  return row

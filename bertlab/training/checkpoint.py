@@ -2,10 +2,13 @@
 
 Saves are asynchronous; the newest `keep` are kept. On restore, a latest checkpoint that
 cannot be read (killed mid-write, truncated, corrupt) is reported and the one before it used.
+A checkpoint written under another model (WORKDIR/config.json, written only once a run has
+restored or started cleanly, says which) is a `ConfigMismatchError`, not a corrupt file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -13,6 +16,43 @@ import jax
 import orbax.checkpoint as ocp
 
 log = logging.getLogger(__name__)
+
+# Config keys that decide the train state's shapes: a change makes the checkpoint unreadable.
+STATE_KEYS = ("family", "model.", "generator.", "optimizer.name", "student.", "teacher.")
+
+
+class ConfigMismatchError(ValueError):
+  """The checkpoint was written with a config whose train state differs from this one."""
+
+
+def check_config(workdir: str, config, directory: str) -> None:
+  """ConfigMismatchError naming every state-shaping key that differs from WORKDIR/config.json."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path) or not hasattr(config, "to_json_best_effort"):
+    return
+  with open(path, encoding="utf-8") as f:
+    try:
+      saved = json.load(f)
+    except ValueError:
+      return
+  now = json.loads(config.to_json_best_effort())
+
+  def flat(d, prefix=""):
+    for k, v in d.items():
+      if isinstance(v, dict):
+        yield from flat(v, f"{prefix}{k}.")
+      else:
+        yield f"{prefix}{k}", v
+
+  old, new = dict(flat(saved)), dict(flat(now))
+  differ = [f"{k}: {old.get(k)!r} in the checkpoint's config, {new.get(k)!r} now"
+            for k in sorted(set(old) | set(new))
+            if k.startswith(STATE_KEYS) and old.get(k) != new.get(k)]
+  if differ:
+    raise ConfigMismatchError(
+        f"the checkpoints in {directory} were written with another model or optimizer ("
+        + "; ".join(differ) + f"). Resume with the run's own config ({path}) or start a new "
+        "workdir; the checkpoints are left as they are")
 
 
 class Checkpointer:
@@ -42,9 +82,15 @@ class Checkpointer:
         log.warning("checkpoint at step %d in %s cannot be restored (%s: %s); trying the one "
                     "before it", step, self.directory, type(e).__name__, str(e)[:300])
     if steps:
-      raise RuntimeError(f"none of the checkpoints {steps} in {self.directory} can be restored; "
-                         "move the directory away to start afresh")
+      raise RuntimeError(f"none of the checkpoints {steps} in {self.directory} can be restored "
+                         "(see the warnings above); if the config changed since they were "
+                         "written, resume with WORKDIR/config.json, else move the directory "
+                         "away to start afresh")
     return None
+
+  def latest_step(self) -> int | None:
+    steps = self.manager.all_steps()
+    return max(steps) if steps else None
 
   def wait(self):
     self.manager.wait_until_finished()

@@ -7,6 +7,7 @@ nearest valid one, and any value the encoder or optimizer would reject.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import jax
@@ -76,11 +77,22 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       lowercase=family not in ("roberta", "spanbert"),  # byte BPE and SpanBERT are cased
       max_seq_len=128,
       cache_dir="",             # "" = WORKDIR/cache
+      prepared_dir="",          # a corpus from `python -m bertlab.data.prepare`; "" = prepare here
       eval_fraction=0.02,       # held-out slice of instances for periodic evaluation
       dynamic_masking=True,     # RoBERTa; False = static masks drawn once per instance
       packing=False,            # several examples per row, no padding computed (data/packing.py)
       pack_max_examples=0,      # examples per packed row; 0 = max_seq_len // 16
-      pack_bins=64,             # rows filled at once by best-fit packing
+      pack_bins=64,             # best-fit packing window: 4 x pack_bins examples
+      num_workers=0,            # processes that read, mask and pack batches ahead; 0 = inline
+      allow_new_data=False,     # resume on other data / tokenizer: its stream starts at example 0
+  ))
+  # Training phases one run moves through, e.g. BERT A.2: 90 % of the steps at seq 128 (20
+  # predictions), 10 % at 512 (80). Empty = one phase at data.max_seq_len. Each phase is its
+  # own data stream (instances of its length, from example 0); the optimizer runs through.
+  c.phases = ml_collections.ConfigDict(dict(
+      fraction=(),              # of total_steps, summing to 1
+      max_seq_len=(),           # data.max_seq_len of each phase
+      max_predictions=(),       # objective.max_predictions of each phase
   ))
   c.optimizer = ml_collections.ConfigDict(dict(
       name="adamw", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.01,
@@ -103,8 +115,10 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
   return c
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Raise ValueError on an unknown key (naming the nearest valid one) or a bad value."""
+def validate(config: ml_collections.ConfigDict, n_devices: int | None = None) -> None:
+  """Raise ValueError on an unknown key (naming the nearest valid one) or a bad value.
+  `n_devices`: the devices mesh_shape must cover (default: this process's jax.device_count();
+  an ahead-of-time compile passes the target topology's)."""
   if "family" not in config or config.family not in FAMILIES:
     raise ValueError(f"config.family must be one of {FAMILIES}, got {config.get('family')!r}")
   reference = pretrain_config(config.family, "bert-tiny" if config.family != "electra"
@@ -134,14 +148,60 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.data.max_seq_len > encoder_config(config.model, "model").max_length:
     raise ValueError(f"config.data.max_seq_len {config.data.max_seq_len} exceeds the model's "
                      f"{encoder_config(config.model, 'model').max_length} positions")
-  resolve_shape(config.mesh_shape, jax.device_count())
+  resolve_shape(config.mesh_shape, n_devices or jax.device_count())
   if config.data.pack_max_examples < 0 or config.data.pack_bins < 1:
     raise ValueError("config.data.pack_max_examples must be >= 0 (0 = max_seq_len // 16) and "
                      f"config.data.pack_bins >= 1; got {config.data.pack_max_examples}, "
                      f"{config.data.pack_bins}")
+  validate_phases(config)
+  if config.data.num_workers < 0:
+    raise ValueError(f"config.data.num_workers: must be >= 0, got {config.data.num_workers}")
   if not 0 < config.objective.mask_prob < 1:
     raise ValueError(f"config.objective.mask_prob: must lie in (0, 1), got "
                      f"{config.objective.mask_prob}")
+
+
+def validate_phases(config: ml_collections.ConfigDict) -> None:
+  p = config.phases
+  sizes = {k: len(p[k]) for k in ("fraction", "max_seq_len", "max_predictions")}
+  if len(set(sizes.values())) != 1:
+    raise ValueError(f"config.phases: fraction, max_seq_len and max_predictions need one entry "
+                     f"per phase; got lengths {sizes}")
+  if not sizes["fraction"]:
+    return
+  if any(f <= 0 for f in p.fraction) or abs(sum(p.fraction) - 1) > 1e-6:
+    raise ValueError(f"config.phases.fraction: positive fractions of total_steps summing to 1, "
+                     f"got {tuple(p.fraction)}")
+  positions = encoder_config(config.model, "model").max_length
+  if max(p.max_seq_len) > positions or min(p.max_seq_len) < 2 or min(p.max_predictions) < 1:
+    raise ValueError(f"config.phases: max_seq_len in [2, {positions}] (the model's positions) "
+                     f"and max_predictions >= 1; got {tuple(p.max_seq_len)}, "
+                     f"{tuple(p.max_predictions)}")
+  ends = phase_ends(config)
+  if len(set(ends)) != len(ends) or ends[0] == 0:
+    raise ValueError(f"config.phases: every phase needs at least one of the {config.total_steps} "
+                     f"steps; fractions {tuple(p.fraction)} give phase ends {ends}")
+
+
+def phase_ends(config: ml_collections.ConfigDict) -> list[int]:
+  """The step at which each phase ends (the last one at total_steps)."""
+  if not config.phases.fraction:
+    return [config.total_steps]
+  cum, ends = 0.0, []
+  for f in config.phases.fraction:
+    cum += f
+    ends.append(min(config.total_steps, int(round(cum * config.total_steps))))
+  ends[-1] = config.total_steps
+  return ends
+
+
+def phase_config(config: ml_collections.ConfigDict, k: int) -> ml_collections.ConfigDict:
+  """The config of phase k: data.max_seq_len and objective.max_predictions set from it."""
+  c = copy.deepcopy(config)
+  if config.phases.fraction:
+    c.data.max_seq_len = int(config.phases.max_seq_len[k])
+    c.objective.max_predictions = int(config.phases.max_predictions[k])
+  return c
 
 
 def encoder_config(d: ml_collections.ConfigDict, where: str) -> EncoderConfig:

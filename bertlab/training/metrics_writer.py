@@ -9,19 +9,42 @@ import os
 import jax
 
 
-class MetricsWriter:
-  """One JSON object per logged step in WORKDIR/metrics.jsonl; scalars to TensorBoard."""
+def _rows_up_to(path: str, step: int) -> list[str]:
+  """The lines of `path` whose step is <= `step` (unreadable lines dropped)."""
+  keep = []
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      try:
+        if int(json.loads(line)["step"]) <= step:
+          keep.append(line if line.endswith("\n") else line + "\n")
+      except (ValueError, KeyError, TypeError):
+        continue  # a line cut by a kill mid-write
+  return keep
 
-  def __init__(self, workdir: str, enabled: bool = True):
+
+class MetricsWriter:
+  """One JSON object per logged step in WORKDIR/metrics.jsonl; scalars to TensorBoard.
+
+  `resume_step`: the step the run restarts from; rows past it (written before a kill, and
+  about to be written again) are dropped, so the log holds one row per step however many
+  times the run was resumed. None keeps every row (append)."""
+
+  def __init__(self, workdir: str, enabled: bool = True, resume_step: int | None = None):
     self.enabled = enabled and jax.process_index() == 0
     if not self.enabled:
       return
     os.makedirs(workdir, exist_ok=True)
     self.path = os.path.join(workdir, "metrics.jsonl")
+    if resume_step is not None and os.path.exists(self.path):
+      rows = _rows_up_to(self.path, resume_step)
+      with open(self.path + ".tmp", "w", encoding="utf-8") as f:
+        f.writelines(rows)
+      os.replace(self.path + ".tmp", self.path)
     self._jsonl = open(self.path, "a", encoding="utf-8")
     try:
       from tensorboardX import SummaryWriter
-      self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"),
+                               purge_step=resume_step + 1 if resume_step else None)
     except ImportError:  # TensorBoard files are optional; the JSONL log is not
       self._tb = None
 

@@ -83,3 +83,5 @@ class Prefetcher:
     if self._thread is not None:
       self._stop.set()
       self._thread.join(timeout=5)
+    if hasattr(self._it, "close"):  # e.g. the pipeline's worker processes
+      self._it.close()

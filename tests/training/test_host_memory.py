@@ -100,3 +100,19 @@ def test_a_misspelt_setting_is_a_clear_error(monkeypatch, tmp_path):
     train.main(["train.py", "--config", os.path.join(ROOT, "configs/tiny/bert.py"),
                 "--workdir", str(tmp_path / "run")])
   assert not (tmp_path / "run").exists()  # nothing started, nothing written
+
+
+def test_only_cpu_runs_retain_memory():
+  probe = "from bertlab.training import host_memory; print(host_memory.retain_freed_memory())"
+  assert _python(probe, env_extra={"JAX_PLATFORMS": "tpu"}) == ["False"]
+  assert _python(probe, env_extra={"JAX_PLATFORMS": "cpu"}) == ["True"]
+
+
+def test_retention_is_undone_unless_the_run_computes_on_cpu():
+  script = """
+from bertlab.training import host_memory
+host_memory.retain_freed_memory()
+print(host_memory.keep_for_platform("cpu"), host_memory.keep_for_platform("tpu"),
+      host_memory.reserve(1 << 20))
+"""
+  assert _python(script) == ["True", "False", "0"]

@@ -64,10 +64,27 @@ def test_packed_run_trains_and_resumes_exactly(tmp_path, small_config):
   assert all(r["nonpad_tokens"] > 0 for r in a)
 
 
-def test_resuming_with_packing_switched_is_a_clear_error(tmp_path, small_config):
+def test_resuming_with_packing_switched_starts_a_new_stream(tmp_path, small_config):
+  """Packing on after a run without it: another data stream, said so; the weights go on."""
   tok, run = str(tmp_path / "tok"), str(tmp_path / "run")
   train.run(small_config("bert", "", tok, total_steps=5), run, echo=lambda *_: None)
-  with pytest.raises(ValueError, match="data position this pipeline cannot take"):
-    train.run(small_config("bert", "", tok, total_steps=10, **{"data.packing": True}), run,
+  lines = []
+  train.run(small_config("bert", "", tok, total_steps=10, **{"data.packing": True}), run,
+            echo=lines.append)
+  assert any("new data stream from step 5 (packing changed)" in s for s in lines), lines
+  assert os.path.isdir(os.path.join(run, "checkpoints", "10"))
+  with open(os.path.join(run, "config.json")) as f:
+    assert '"packing": true' in f.read()  # written once the restore succeeded
+
+
+def test_resuming_with_another_model_is_a_config_mismatch(tmp_path, small_config):
+  from bertlab.training.checkpoint import ConfigMismatchError
+
+  tok, run = str(tmp_path / "tok"), str(tmp_path / "run")
+  train.run(small_config("bert", "", tok, total_steps=5), run, echo=lambda *_: None)
+  with pytest.raises(ConfigMismatchError, match="model.hidden_size: 64 in the checkpoint's"):
+    train.run(small_config("bert", "", tok, total_steps=10, **{"model.hidden_size": 32}), run,
               echo=lambda *_: None)
+  with open(os.path.join(run, "config.json")) as f:
+    assert '"hidden_size": 64' in f.read()  # the failed resume did not overwrite it
   assert os.path.isdir(os.path.join(run, "checkpoints", "5"))  # nothing lost
