@@ -32,6 +32,8 @@ EXTRAS_REQUIRE = {
         "pytest>=8",
         "torch==2.13.0",
         "transformers>=5,<6",
+        # embed() parity with SentenceTransformer.encode (tests/test_inference.py).
+        "sentence-transformers>=6.2,<7",
         # Executing examples/quickstart.ipynb in tests.
         "nbclient>=0.10,<0.12",
         "nbformat>=5.10,<6",

@@ -22,7 +22,8 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   task_info(task)  # rejects an unknown task here, with the list of known ones
   c = ml_collections.ConfigDict()
   c.task = task
-  c.init_from = ""              # our pretraining workdir, or a local HF checkpoint directory
+  c.init_from = ""              # our pretraining workdir, a local HF checkpoint directory, or
+                                # one `python -m bertlab.convert import` wrote
   c.random_init = False         # True: init_from's architecture and tokenizer, random weights
   # Data: local files in the task's format, or a TFDS dataset (tfds_name, splits).
   c.train_file = ""
@@ -41,6 +42,11 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   c.n_best = 20
   c.max_answer_len = 30
   c.null_threshold = 0.0        # SQuAD v2.0: predict "" when null − best span > this
+  # Each batch padded to its longest row (rounded up to 32, 64, 128, ...), not to
+  # max_seq_len, in training and evaluation: same results, a fraction of the work (HF's
+  # example scripts pad per batch too).
+  c.pad_per_batch = True
+  c.length_sort_window = 0      # > 1: regroup examples by length within this many batches
   # Model.
   c.classifier_dropout = 0.1    # BERT §4: dropout 0.1 before the classifier
   c.hidden_dropout = config_dict.placeholder(float)     # None: as the checkpoint
@@ -96,6 +102,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
       (c.optimizer.schedule in optimizers.SCHEDULES, "optimizer.schedule",
        f"one of {optimizers.SCHEDULES}"),
       (c.max_seq_len > 8, "max_seq_len", "more than 8 tokens"),
+      (isinstance(c.pad_per_batch, bool), "pad_per_batch", "True or False"),
+      (c.length_sort_window >= 0, "length_sort_window", ">= 0 batches (0: off)"),
   ]
   present = dict(walk(c))
   for ok, key, expected in checks:

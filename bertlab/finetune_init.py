@@ -10,6 +10,9 @@ Two kinds of directory are accepted:
   * a local Hugging Face checkpoint directory (config.json with `model_type`, safetensors or
     PyTorch weights, tokenizer files): read by `convert.task_heads`; a head that fits the
     task (a checkpoint fine-tuned on it) is kept.
+  * a directory `python -m bertlab.convert import` wrote (bertlab.json + params.safetensors +
+    tokenizer files): its encoder (ELECTRA: the discriminator), and its task head when it is
+    one of this task's kind and label count.
 """
 
 from __future__ import annotations
@@ -48,13 +51,18 @@ def _read_json(path: str) -> dict:
 
 def load_pretrained(path: str, kind: str, num_labels: int, weights: bool = True) -> Pretrained:
   """Reads `path` (see module docstring); `weights=False` skips the params (random init)."""
+  from bertlab.convert.ours import is_ours
+
+  if os.path.isdir(path) and is_ours(path):
+    return _from_ours(path, kind, num_labels, weights)
   config_file = os.path.join(path, "config.json")
   if not os.path.isdir(path) or not os.path.isfile(config_file):
     found = sorted(os.listdir(path))[:12] if os.path.isdir(path) else "no such directory"
     raise FileNotFoundError(
         f"config.init_from: {path!r} is not a checkpoint; expected a bertlab pretraining "
-        "workdir (config.json + checkpoints/) or a Hugging Face checkpoint directory "
-        f"(config.json + model.safetensors + tokenizer files); found {found}.")
+        "workdir (config.json + checkpoints/), a Hugging Face checkpoint directory "
+        "(config.json + model.safetensors + tokenizer files) or one `python -m bertlab.convert "
+        f"import` wrote (bertlab.json + params.safetensors); found {found}.")
   cfg = _read_json(config_file)
   if "family" in cfg and "model" in cfg:
     return _from_workdir(path, cfg, weights)
@@ -83,6 +91,39 @@ def _from_hf(path, hf_config, kind, num_labels, weights) -> Pretrained:
       log.info("%s: its task head does not fit this task (%s); a new head is trained",
                path, "; ".join(problems))
   return Pretrained(family, config, params, path, f"Hugging Face {family} checkpoint {path}")
+
+
+def _from_ours(path, kind, num_labels, weights) -> Pretrained:
+  from bertlab.convert.ours import load_ours
+  from bertlab.encoder import Encoder
+  from bertlab.objectives.electra import ElectraForPretraining
+  from bertlab.tasks.models import TaskModel
+
+  bundle = load_ours(path)
+  model, params = bundle.model, bundle.params
+  if bundle.tokenizer_dir is None:
+    raise FileNotFoundError(f"config.init_from: {path} holds no tokenizer files; copy the "
+                            "source checkpoint's (vocab.txt, tokenizer.json, ...) into it.")
+  head = None
+  if isinstance(model, ElectraForPretraining):
+    if "discriminator" not in bundle.halves:
+      raise ValueError(f"config.init_from: {path} holds only ELECTRA's generator; fine-tune "
+                       "the discriminator (import DIR/discriminator, or the pair)")
+    config = model.config
+    encoder = {"embeddings": params["embeddings"], **params["discriminator"]}
+  elif isinstance(model, Encoder):
+    config, encoder = model.config, params
+  else:  # a pretraining model or a TaskModel: the encoder sits under `encoder/`
+    config, encoder = model.config, params["encoder"]
+    if isinstance(model, TaskModel) and model.kind == kind and model.num_labels == num_labels:
+      head = params["head"]
+  source = f"{bundle.family} {type(model).__name__} imported into {path}"
+  if not weights:
+    return Pretrained(bundle.family, config, None, path, f"architecture of {source}")
+  as_numpy = lambda tree: jax.tree_util.tree_map(np.asarray, tree)
+  return Pretrained(bundle.family, config,
+                    {"encoder": as_numpy(encoder), "head": None if head is None else as_numpy(head)},
+                    path, source)
 
 
 def _encoder_config(model: dict) -> EncoderConfig:

@@ -19,7 +19,8 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from bertlab.finetune_init import merge_params
 from bertlab.tasks import evaluation
-from bertlab.tasks.finetune_data import model_batch, train_order
+from bertlab.tasks.finetune_data import (model_batch, row_lengths, sort_within_windows,
+                                         train_order)
 from bertlab.tasks.models import predict_fn
 from bertlab.training import loop, lr_decay, optimizers
 from bertlab.training import step as step_lib
@@ -42,17 +43,30 @@ def eval_steps(total_steps: int, steps_per_epoch: int, every: int) -> set[int]:
   return set(range(every, total_steps + 1, every)) | {total_steps}
 
 
-def _predict_all(predict, params, split, kind, batch_size, sharding):
+def _predict_all(predict, params, split, kind, batch_size, sharding, per_batch=False):
+  """Logits of every row of `split`, in its order: [N, ...], per-token ones [N, L, ...] at the
+  split's full length L (positions past a batch's cut hold -1e4: padding, never chosen)."""
   n = len(split)
   pad = (-n) % batch_size
-  # Pad with copies of row 0 (an all-padding row would attend to nothing), then drop them.
-  index = np.concatenate([np.arange(n), np.zeros(pad, np.int64)])
+  # Longest first when padding per batch (batches of similar lengths); the last batch is
+  # filled with copies of its own last (shortest) row (an all-padding row would attend to
+  # nothing), dropped afterwards.
+  order = (np.argsort(-row_lengths(split), kind="stable") if per_batch else np.arange(n))
+  index = np.concatenate([order, np.full(pad, order[-1])])
+  full = split.inputs["input_ids"].shape[1]
   out = []
   for s in range(0, n + pad, batch_size):
-    batch = model_batch(split, index[s:s + batch_size], kind)
+    batch = model_batch(split, index[s:s + batch_size], kind, per_batch)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-    out.append(np.asarray(jax.device_get(predict(params, loop.place(inputs, sharding)))))
-  return np.concatenate(out)[:n]
+    logits = np.asarray(jax.device_get(predict(params, loop.place(inputs, sharding))))
+    if logits.ndim == 3 and logits.shape[1] < full:
+      logits = np.pad(logits, [(0, 0), (0, full - logits.shape[1]), (0, 0)],
+                      constant_values=-1e4)
+    out.append(logits)
+  logits = np.concatenate(out)[:n]
+  result = np.empty_like(logits)
+  result[order] = logits
+  return result
 
 
 def _score(metrics: dict, key: str) -> float:
@@ -93,7 +107,8 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
         out_shardings=NamedSharding(mesh, PartitionSpec()))
   train_step, predict = compiled["train"], compiled["predict"]
 
-  order = train_order(len(train), config.batch_size, total_steps, seed)
+  order = sort_within_windows(train_order(len(train), config.batch_size, total_steps, seed),
+                              row_lengths(train), config.length_sort_window, seed)
   steps_per_epoch = math.ceil(len(train) / config.batch_size)
   evals = eval_steps(total_steps, steps_per_epoch, config.eval_every_steps)
   writer = MetricsWriter(outdir)
@@ -101,7 +116,8 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
   best = None
   try:
     for i in range(total_steps):
-      batch = loop.place(model_batch(train, order[i], info.kind), steps.batch_sharding)
+      batch = loop.place(model_batch(train, order[i], info.kind, config.pad_per_batch),
+                         steps.batch_sharding)
       state, metrics = train_step(state, batch)
       step = i + 1
       if step % config.log_every_steps == 0 or step == total_steps:
@@ -115,7 +131,7 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
              + ", ".join(f"{k} {v:.4g}" for k, v in m.items()))
       if step in evals:
         logits = _predict_all(predict, state.params, dev, info.kind, config.eval_batch_size,
-                              steps.batch_sharding)
+                              steps.batch_sharding, config.pad_per_batch)
         scores, predictions = evaluation.evaluate(info, dev, logits, config)
         writer.write(step, scores, "eval_")
         echo(f"seed {seed} step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))

@@ -5,10 +5,16 @@ Layouts: [CLS] A [SEP] (B [SEP]) with token types 0.. 1.. (BERT, ALBERT, ELECTRA
 <s> A </s> or <s> A </s></s> B </s> with every type 0 (RoBERTa, byte BPE). Pairs are truncated
 as BERT does (`tasks.encoding.truncate_pair`).
 
-Shapes are bucketed so that a notebook compiles a handful of programs, not one per call:
-lengths round up to a power of two (at least 16, at most the model's positions) and the
-last, partial batch to a power of two rows. Padding rows attend to one token (an all-padding
-row would attend to nothing) and are dropped from the results.
+Batches are cut from the texts sorted by length (longest first), and each batch is padded to
+its own bucketed length, not to the call's longest text: a call of mostly short texts runs
+mostly short batches. Results come back in the caller's order.
+
+Compiled shapes: lengths round up to a bucket (16, 24, 32, 48, 64, 96, ... : powers of two
+and 1.5 times them, at least 16, at most the model's positions: at most 11 lengths up to 512,
+no batch padded by more than a third), and the last, partial batch to a power of two rows (at
+most log2(batch_size) + 1 row counts). A notebook thus compiles a handful of programs per
+helper, not one per call. Padding rows attend to one token (an all-padding row would attend to
+nothing) and are dropped from the results.
 """
 
 from __future__ import annotations
@@ -18,13 +24,19 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
+from bertlab.tasks.encoding import bucket as bucket_length
 from bertlab.tasks.encoding import truncate_pair
 
 MIN_LENGTH = 16
 
 
-def special_layout(tokenizer) -> tuple[list[int], list[int], list[int], bool]:
-  """(before A, between A and B, after the last segment, whether B has token type 1)."""
+def special_layout(tokenizer, pair: bool = True) -> tuple[list[int], list[int], list[int], bool]:
+  """(before A, between A and B, after the last segment, whether B has token type 1) of a
+  pair (or of one text: pair=False): the tokenizer.json post-processor's where transformers
+  would use it (`Tokenizer.use_post_processor`), else the family's."""
+  own = tokenizer.special_layout(pair) if hasattr(tokenizer, "special_layout") else None
+  if own is not None:
+    return own
   cls, sep = tokenizer.cls_id, tokenizer.sep_id
   if tokenizer.kind == "bpe":  # RoBERTa: <s> A </s></s> B </s>, one token type
     return [cls], [sep, sep], [sep], False
@@ -34,7 +46,7 @@ def special_layout(tokenizer) -> tuple[list[int], list[int], list[int], bool]:
 def build_rows(tokenizer, pieces_a: Sequence[np.ndarray], pieces_b=None, max_length: int = 512):
   """(ids, types) lists of int32 arrays: each text with the family's special tokens,
   truncated to max_length tokens."""
-  start, mid, end, typed = special_layout(tokenizer)
+  start, mid, end, typed = special_layout(tokenizer, pieces_b is not None)
   ids, types = [], []
   for i, a in enumerate(pieces_a):
     if pieces_b is None:
@@ -52,8 +64,9 @@ def build_rows(tokenizer, pieces_a: Sequence[np.ndarray], pieces_b=None, max_len
 
 
 def bucket(n: int, limit: int) -> int:
-  """n rounded up to a power of two, at least MIN_LENGTH, at most `limit`."""
-  return min(max(MIN_LENGTH, 1 << max(n - 1, 0).bit_length()), limit)
+  """n rounded up to the next of 16, 24, 32, 48, 64, 96, ... (2^k and 1.5 * 2^k), at most
+  `limit` (`tasks.encoding.bucket`, which fine-tuning's batches share)."""
+  return bucket_length(n, limit, MIN_LENGTH)
 
 
 def pad_batch(rows: list[np.ndarray], length: int, rows_to: int, pad_id: int) -> np.ndarray:
@@ -64,26 +77,30 @@ def pad_batch(rows: list[np.ndarray], length: int, rows_to: int, pad_id: int) ->
 
 
 def run_batched(fn: Callable, params, ids: list[np.ndarray], types: list[np.ndarray],
-                pad_id: int, max_positions: int, batch_size: int, extra=None):
+                pad_id: int, max_positions: int, batch_size: int, extra=None,
+                per_token: bool = False):
   """fn(params, ids_BxL, mask_BxL, types_BxL[, extra_BxP]) over `batch_size` rows at a time,
-  every batch padded to one bucketed length L.
+  the texts sorted by length and each batch padded to its own bucketed length L_b.
 
-  Returns (fn's outputs for all N texts as numpy, padding rows dropped, L). Per-token
-  outputs [N, L, ...] are the caller's to cut to the longest text.
+  Returns (fn's outputs for all N texts as numpy in the caller's order, padding rows dropped,
+  L = the largest L_b). per_token: fn's outputs are [B, L_b, ...] and are padded with zeros
+  to [N, L, ...]; otherwise outputs have no length axis.
 
-  extra: an optional per-text int array [N, P] passed as a fourth argument (e.g. positions).
+  extra: an optional per-text array [N, P] passed as a fourth argument (e.g. positions).
   """
-  longest = max(len(r) for r in ids)
-  length = bucket(longest, max_positions)
-  outs = []
-  for s in range(0, len(ids), batch_size):
-    chunk = slice(s, s + batch_size)
-    n = len(ids[chunk])
+  n_texts = len(ids)
+  order = np.argsort([-len(r) for r in ids], kind="stable")
+  outs, lengths = [], []
+  for s in range(0, n_texts, batch_size):
+    chunk = order[s:s + batch_size]
+    n = len(chunk)
+    rows_ids = [ids[i] for i in chunk]
+    length = bucket(max(len(r) for r in rows_ids), max_positions)
     rows_to = batch_size if n == batch_size else min(batch_size, 1 << (n - 1).bit_length())
-    ids_BxL = pad_batch(ids[chunk], length, rows_to, pad_id)
-    types_BxL = pad_batch(types[chunk], length, rows_to, 0)
+    ids_BxL = pad_batch(rows_ids, length, rows_to, pad_id)
+    types_BxL = pad_batch([types[i] for i in chunk], length, rows_to, 0)
     mask_BxL = (np.arange(length)[None] < np.array(
-        [len(r) for r in ids[chunk]] + [1] * (rows_to - n))[:, None]).astype(np.int32)
+        [len(r) for r in rows_ids] + [1] * (rows_to - n))[:, None]).astype(np.int32)
     args = (params, ids_BxL, mask_BxL, types_BxL)
     if extra is not None:
       e = np.zeros((rows_to,) + extra.shape[1:], extra.dtype)
@@ -91,4 +108,13 @@ def run_batched(fn: Callable, params, ids: list[np.ndarray], types: list[np.ndar
       args += (e,)
     out = jax.device_get(fn(*args))
     outs.append(jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], out))
-  return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *outs), length
+    lengths.append(length)
+  longest = max(lengths)
+  if per_token:
+    outs = [jax.tree_util.tree_map(
+        lambda x: np.pad(x, [(0, 0), (0, longest - x.shape[1])] + [(0, 0)] * (x.ndim - 2)), o)
+        for o in outs]
+  inverse = np.empty(n_texts, np.int64)
+  inverse[order] = np.arange(n_texts)
+  merged = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs)[inverse], *outs)
+  return merged, longest

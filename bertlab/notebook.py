@@ -5,28 +5,35 @@
   m.embed(texts, pooling="mean")            # [N, H]
   m.fill_mask("Paris is the [MASK] of France.")   # needs an MLM head
   m.classify(texts)                         # needs a fine-tuned sequence classifier
+  m.tag("Ada Lovelace lived in London.")    # needs a fine-tuned token classifier
+  m.answer("Where?", "She lived in London.")  # needs a fine-tuned extractive QA model
 
-Every helper runs one jit'ed function over batches padded to bucketed shapes (see
-`bertlab.inference`), so repeated calls reuse a few compiled programs.
+Every helper runs one jit'ed function over length-sorted batches, each padded to its own
+bucketed length (see `bertlab.inference`), so repeated calls reuse a few compiled programs.
+Texts longer than the model's positions (or tokenizer_config.json's model_max_length) are
+truncated, with one warning per model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import warnings
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bertlab import inference
+from bertlab import inference, notebook_heads
 from bertlab.convert.bundle import Bundle, build, describe
 from bertlab.encoder import Encoder
 from bertlab.objectives.electra import ElectraForPretraining
 from bertlab.objectives.pretraining import MaskedLmModel
 from bertlab.tasks.models import TaskModel
 
-MASK_PLACEHOLDERS = ("[MASK]", "<mask>")  # accepted in fill_mask whatever the vocabulary
+GENERIC_TOKENIZER_CLASSES = ("PreTrainedTokenizerFast", "TokenizersBackend")
 
 
 def load(path: str, *, dtype: str = "float32", batch_size: int = 32, encoder_only: bool = False,
@@ -42,30 +49,33 @@ def load(path: str, *, dtype: str = "float32", batch_size: int = 32, encoder_onl
 
 
 def load_tokenizer(directory: str):
-  """Our Tokenizer from a checkpoint's files, also as Hugging Face ships them: casing from
-  tokenizer_config.json, and SentencePiece's own .model where tokenizer.json holds the
-  Unigram conversion (albert-base-v2) that the wrapper does not read."""
-  import json
-  import os
-
-  from bertlab.data.tokenizers import META_FILE, SP_FILE, Tokenizer
+  """Our Tokenizer from a checkpoint's files, also as Hugging Face ships them: casing and
+  model_max_length (the `.model_max_length` attribute, None if unset) from
+  tokenizer_config.json; tokenizer.json's stored padding and truncation switched off (we pad
+  and truncate after adding special tokens); SentencePiece's own .model where tokenizer.json
+  holds the Unigram conversion (albert-base-v2) that the wrapper does not read."""
+  from bertlab.data.tokenizers import (META_FILE, SP_FILE, Tokenizer, model_max_length,
+                                       read_tokenizer_config)
 
   if os.path.isfile(os.path.join(directory, META_FILE)):
-    return Tokenizer.load(directory)
-  config_file = os.path.join(directory, "tokenizer_config.json")
-  config = {}
-  if os.path.isfile(config_file):
-    with open(config_file, encoding="utf-8") as f:
-      config = json.load(f)
+    tok = Tokenizer.load(directory)
+    tok.model_max_length = None
+    return tok
+  config = read_tokenizer_config(directory)
   lower = config.get("do_lower_case")
   try:
-    return Tokenizer.load(directory, lowercase=lower)
+    tok = Tokenizer.load(directory, lowercase=lower, strip_accents=config.get("strip_accents"))
   except ValueError:
     if not os.path.isfile(os.path.join(directory, SP_FILE)):
       raise
     keep = config.get("keep_accents")
-    return Tokenizer.from_files("sentencepiece", os.path.join(directory, SP_FILE),
-                                lowercase=lower, strip_accents=None if keep is None else not keep)
+    tok = Tokenizer.from_files("sentencepiece", os.path.join(directory, SP_FILE),
+                               lowercase=lower, strip_accents=None if keep is None else not keep)
+  tok.model_max_length = model_max_length(config)
+  # transformers builds the special tokens from a model class's own rules (BertTokenizer:
+  # [CLS] A [SEP] B [SEP]) and uses tokenizer.json's post-processor only for its generic class.
+  tok.use_post_processor = config.get("tokenizer_class") in GENERIC_TOKENIZER_CLASSES
+  return tok
 
 
 class LoadedModel:
@@ -87,7 +97,10 @@ class LoadedModel:
     self.config = self.model.generator_config if generator_only else self.model.config
     self.tokenizer = load_tokenizer(bundle.tokenizer_dir) if bundle.tokenizer_dir else None
     self.labels, self.source, self.batch_size = bundle.labels, bundle.source, batch_size
-    self._compiled = {}
+    self._compiled, self._warned = {}, False
+    # A sentence-transformers directory's pooling, max_seq_length and normalisation.
+    self.pooling, self.embed_max_length, self.normalize = _sentence_transformers_config(
+        bundle.source)
 
   @property
   def kind(self) -> str:
@@ -117,56 +130,43 @@ class LoadedModel:
     (1 on real tokens), "input_ids": int32 [N, L]}, L = the longest encoded text (with
     special tokens, at most max_length, default the model's positions)."""
     ids, types = self._inputs(texts, text_pairs, max_length)
-    out, _ = self._run("encode", self._encoder_fn, ids, types)
+    out, _ = self._run("encode", self._encoder_fn, ids, types, per_token=True)
     longest = max(len(r) for r in ids)
     mask = (np.arange(longest)[None] < np.array([len(r) for r in ids])[:, None])
     return {"hidden": out[:, :longest], "mask": mask.astype(np.int32),
             "input_ids": inference.pad_batch(ids, longest, len(ids), self.tokenizer.pad_id)}
 
-  def embed(self, texts: str | Sequence[str], pooling: str = "mean",
-            text_pairs: Sequence[str] | None = None) -> np.ndarray:
+  def embed(self, texts: str | Sequence[str], pooling: str | None = None,
+            text_pairs: Sequence[str] | None = None, normalize: bool | None = None) -> np.ndarray:
     """One vector per text [N, H]: the mean of the hidden states over real tokens ("mean",
-    special tokens included) or the first token's state ("cls")."""
+    special tokens included, as sentence-transformers) or the first token's state ("cls").
+    pooling None: the directory's sentence-transformers pooling (1_Pooling/config.json), else
+    "mean"; its max_seq_length also caps the texts. normalize: unit L2 norm (as
+    encode(normalize_embeddings=True)); None: when the directory's modules end in Normalize."""
+    pooling = pooling or self.pooling
+    normalize = self.normalize if normalize is None else normalize
     if pooling not in ("mean", "cls"):
       raise ValueError(f"pooling: expected 'mean' or 'cls'; found {pooling!r}")
-    out = self.encode(texts, text_pairs)
-    if pooling == "cls":
-      return out["hidden"][:, 0]
-    w = out["mask"][..., None].astype(np.float32)
-    return (out["hidden"] * w).sum(1) / w.sum(1)
+    ids, types = self._inputs(texts, text_pairs, self.embed_max_length)
+
+    def fn(params, i, a, t):
+      hidden = self._encoder_fn(params, i, a, t).astype(jnp.float32)
+      if pooling == "cls":
+        v = hidden[:, 0]
+      else:
+        w = a[..., None].astype(jnp.float32)
+        v = (hidden * w).sum(1) / w.sum(1)
+      if normalize:
+        v = v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+      return v
+    out, _ = self._run(f"embed_{pooling}_{normalize}", fn, ids, types)
+    return out
 
   def fill_mask(self, text: str | Sequence[str], top_k: int = 5):
     """The top_k tokens at each mask of `text` (the vocabulary's mask token, or [MASK] or
     <mask>): a list of {"token", "id", "score" (probability), "sequence"} for one mask,
     a list of such lists for several; a list of those for a list of texts."""
-    if not self.has_mlm:
-      raise ValueError(f"fill_mask needs an MLM head; this {type(self.model).__name__} has none. "
-                       "Load a checkpoint with one (*ForMaskedLM, *ForPreTraining, an ELECTRA "
-                       "generator, or our pretraining workdir)")
-    texts = [text] if isinstance(text, str) else list(text)
-    rows, positions, parts, marks = zip(*(self._masked(t) for t in texts), strict=True)
-    p = max(len(x) for x in positions)
-    pos = np.zeros((len(texts), 1 << (p - 1).bit_length()), np.int32)
-    for i, x in enumerate(positions):
-      pos[i, :len(x)] = x
-    types = [np.zeros_like(r) for r in rows]
-    fn = lambda params, i, m, t, pos_BxP: jax.lax.top_k(jax.nn.softmax(
-        self._mlm_logits(params, i, m, t, pos_BxP).astype(jnp.float32)), top_k)
-    (probs, ids), _ = self._run(f"fill_mask{top_k}", fn, list(rows), types, pos)
-    results = []
-    for n, (x, pieces, mark) in enumerate(zip(positions, parts, marks, strict=True)):
-      per_mask = []
-      for j in range(len(x)):
-        options = []
-        for prob, i in zip(probs[n, j], ids[n, j], strict=True):
-          token = self.tokenizer.decode([int(i)]).strip() or self.tokenizer.id_to_token(int(i))
-          filled = [token if k == j else mark for k in range(len(x))]
-          sequence = pieces[0] + "".join(f + s for f, s in zip(filled, pieces[1:], strict=True))
-          options.append({"token": token, "id": int(i), "score": float(prob),
-                          "sequence": sequence})
-        per_mask.append(options)
-      results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
-    return results[0] if isinstance(text, str) else results
+    return notebook_heads.fill_mask(self, text, top_k)
 
   def classify(self, texts: str | Sequence[str], text_pairs: Sequence[str] | None = None):
     """A fine-tuned sequence classifier's prediction per text: {"label", "score"
@@ -177,7 +177,7 @@ class LoadedModel:
                        f"checkpoint is a {self.kind} {type(self.model).__name__}")
     ids, types = self._inputs(texts, text_pairs, None)
     fn = lambda params, i, m, t: self.model.apply({"params": params}, i, m, t,
-                                                  method=TaskModel.logits)
+                                                  method=TaskModel.logits).astype(jnp.float32)
     logits, _ = self._run("classify", fn, ids, types)
     if self.kind == "regression":
       return [{"score": float(x[0])} for x in logits]
@@ -185,6 +185,18 @@ class LoadedModel:
     labels = self.labels or [f"LABEL_{i}" for i in range(probs.shape[1])]
     return [{"label": labels[int(k)], "score": float(p[k])}
             for p, k in zip(probs, probs.argmax(1), strict=True)]
+
+  def tag(self, texts: str | Sequence[str]) -> list:
+    """A fine-tuned token classifier's entities per text: a list of {"text", "label",
+    "start", "end" (characters), "score"} from word-level predictions (first sub-token),
+    B-/I- merged (see `bertlab.notebook_heads`); one list for a single string."""
+    return notebook_heads.tag(self, texts)
+
+  def answer(self, question: str | Sequence[str], context: str | Sequence[str], **kwargs):
+    """A fine-tuned extractive QA model's best span of `context`: {"answer", "start", "end",
+    "score"}; long contexts in doc-stride windows. kwargs: top_k, max_answer_len,
+    max_length, doc_stride (see `bertlab.notebook_heads.answer`)."""
+    return notebook_heads.answer(self, question, context, **kwargs)
 
   def to_hf(self, out: str) -> list[str]:
     """Writes the model as a Hugging Face directory (see bertlab.convert.export)."""
@@ -220,12 +232,35 @@ class LoadedModel:
     return self.model.apply({"params": params}, ids, mask, types, positions,
                             method=MaskedLmModel.logits)["mlm"]
 
-  def _run(self, name, fn, ids, types, extra=None):
+  def _run(self, name, fn, ids, types, extra=None, per_token=False):
     if name not in self._compiled:
       self._compiled[name] = jax.jit(fn)
     return inference.run_batched(self._compiled[name], self.params, ids, types,
                                  self.tokenizer.pad_id, self.config.max_length, self.batch_size,
-                                 extra)
+                                 extra, per_token=per_token)
+
+  def _limit(self, max_length: int | None) -> int:
+    """Tokens per text with special tokens: the model's positions, tokenizer_config.json's
+    model_max_length and max_length, whichever is least."""
+    limits = [self.config.max_length, getattr(self._tokenizer(), "model_max_length", None),
+              max_length]
+    return min(x for x in limits if x)
+
+  def _note_truncation(self, lengths, limit: int):
+    over = sum(n > limit for n in lengths)
+    if over and not self._warned:
+      self._warned = True
+      warnings.warn(f"{over} text(s) longer than {limit} tokens were truncated to {limit} "
+                    "(the model's positions); this is said once per model", stacklevel=3)
+
+  def _texts(self, texts) -> list[str]:
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+      raise ValueError("expected at least one text; found an empty list")
+    bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
+    if bad:
+      raise TypeError(f"expected texts as strings; found {bad[0]}")
+    return texts
 
   def _tokenizer(self):
     if self.tokenizer is None:
@@ -237,15 +272,20 @@ class LoadedModel:
 
   def _inputs(self, texts, text_pairs, max_length):
     tok = self._tokenizer()
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    if not texts:
-      raise ValueError("expected at least one text; found none")
-    if text_pairs is not None and len(text_pairs) != len(texts):
-      raise ValueError(f"text_pairs: expected {len(texts)} texts (one per text); found "
-                       f"{len(text_pairs)}")
+    texts = self._texts(texts)
+    if text_pairs is not None:
+      text_pairs = [text_pairs] if isinstance(text_pairs, str) else list(text_pairs)
+      if len(text_pairs) != len(texts):
+        raise ValueError(f"text_pairs: expected {len(texts)} texts (one per text); found "
+                         f"{len(text_pairs)}")
     a = [x for x, _ in tok.encode_batch(texts)]
-    b = None if text_pairs is None else [x for x, _ in tok.encode_batch(list(text_pairs))]
-    ids, types = inference.build_rows(tok, a, b, min(max_length or 10**9, self.config.max_length))
+    b = None if text_pairs is None else [x for x, _ in tok.encode_batch(text_pairs)]
+    limit = self._limit(max_length)
+    ids, types = inference.build_rows(tok, a, b, limit)
+    start, mid, end, _ = inference.special_layout(tok, b is not None)
+    extra = len(start) + len(end) + (0 if b is None else len(mid))
+    self._note_truncation([len(x) + extra + (0 if b is None else len(b[i]))
+                           for i, x in enumerate(a)], limit)
     self._check_ids(ids)
     return ids, types
 
@@ -256,30 +296,27 @@ class LoadedModel:
                        f"{self.config.vocab_size}: the tokenizer does not belong to this "
                        "checkpoint")
 
-  def _masked(self, text: str):
-    """(ids with special tokens, mask positions, the text's pieces around the masks, the
-    mask string found)."""
-    tok = self._tokenizer()
-    own = tok.id_to_token(tok.mask_id)
-    mark = next((m for m in (own,) + MASK_PLACEHOLDERS if m in text), None)
-    if mark is None:
-      raise ValueError(f"fill_mask: expected {own!r} (or [MASK]) in the text; found none in "
-                       f"{text!r}: write e.g. 'Paris is the {own} of France.'")
-    pieces = text.split(mark)
-    # Byte BPE: the space before a mask belongs to the masked word (RoBERTa's <mask> lstrip).
-    parts = [p.rstrip() if tok.kind == "bpe" and k < len(pieces) - 1 else p
-             for k, p in enumerate(pieces)]
-    encoded = [x for x, _ in tok.encode_batch(parts)]
-    body, positions = [], []
-    start, _, end, _ = inference.special_layout(tok)
-    for k, x in enumerate(encoded):
-      body.append(x)
-      if k < len(encoded) - 1:
-        positions.append(len(start) + sum(len(y) for y in body))
-        body.append(np.array([tok.mask_id], np.int32))
-    ids, _ = inference.build_rows(tok, [np.concatenate(body)], None, self.config.max_length)
-    if positions[-1] >= len(ids[0]) - len(end):
-      raise ValueError(f"fill_mask: a mask lies beyond the model's {self.config.max_length} "
-                       "positions; shorten the text")
-    self._check_ids(ids)
-    return ids[0], positions, pieces, mark
+
+def _sentence_transformers_config(source: str) -> tuple[str, int | None, bool]:
+  """(pooling, max_seq_length, whether a Normalize module follows) of a sentence-transformers
+  directory (modules.json, 1_Pooling/config.json, sentence_bert_config.json); ("mean", None,
+  False) elsewhere. Poolings other than mean and cls are named, for embed's error."""
+  pooling, length, normalize = "mean", None, False
+  if not os.path.isdir(str(source)):
+    return pooling, length, normalize
+  def read(*parts):
+    with open(os.path.join(source, *parts), encoding="utf-8") as f:
+      return json.load(f)
+  if os.path.isfile(os.path.join(source, "modules.json")):
+    for module in read("modules.json"):
+      kind = module.get("type", "")
+      normalize |= kind.endswith("Normalize")
+      if kind.endswith("Pooling"):
+        cfg = read(module.get("path", ""), "config.json")
+        modes = [k[len("pooling_mode_"):] for k, v in cfg.items()
+                 if k.startswith("pooling_mode_") and v is True]
+        pooling = {"mean_tokens": "mean", "cls_token": "cls"}.get(
+            "+".join(modes), "+".join(modes) or "mean")
+  if os.path.isfile(os.path.join(source, "sentence_bert_config.json")):
+    length = read("sentence_bert_config.json").get("max_seq_length")
+  return pooling, length, normalize

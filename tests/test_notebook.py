@@ -32,6 +32,7 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
              for i, c in enumerate(nb.cells) if c.cell_type == "code"}
   text = "\n".join(outputs.values())
   assert "BertForPreTraining" in text and "'label':" in text and "params.safetensors" in text
+  assert "'answer':" in text and "'score':" in text
 
 
 def test_helpers_batch_without_changing_results(tmp_path):

@@ -67,7 +67,8 @@ def bundle_from_hf(path: str, encoder_only: bool = False) -> Bundle:
       if problems or params["head"] is None:
         raise ValueError(f"{name}: its head tensors do not fit a {kind} head of "
                          f"{model.num_labels} labels: {problems or 'none found'}")
-      labels = _labels(hf_config, model.num_labels) if kind == "classification" else None
+      labels = (_labels(hf_config, model.num_labels)
+                if kind in ("classification", "token_classification") else None)
       return Bundle(family, model, params, tokenizer, labels=labels, source=path,
                     notes=[f"{name} -> TaskModel({kind!r}, {model.num_labels} labels)"])
     config, params, ignored = encoder_from_hf(hf_config, state)

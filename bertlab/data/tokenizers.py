@@ -58,6 +58,8 @@ class Tokenizer:
     self.lowercase = bool(lowercase)
     self.strip_accents = bool(strip_accents)
     self._hf, self._sp = hf, sp
+    # True: a tokenizer.json's post-processor places the special tokens (`special_layout`).
+    self.use_post_processor = False
     if hf is not None:
       # Special tokens in raw text are encoded as text (see module docstring).
       hf.encode_special_tokens = True
@@ -138,8 +140,39 @@ class Tokenizer:
     bounds = np.cumsum(lengths)[:-1]
     return list(zip(np.split(ids, bounds), np.split(word_starts, bounds), strict=True))
 
+  def encode_offsets(self, texts: Sequence[str], *, words: bool = False):
+    """`tokenizers.Encoding`s without special tokens, with character offsets and word ids
+    (texts may be word lists with words=True). WordPiece and byte BPE only."""
+    if self._hf is None:
+      raise ValueError(f"{self.kind} tokenizer: character offsets need a tokenizers model "
+                       "(WordPiece or byte BPE); load the checkpoint's tokenizer.json")
+    return self._hf.encode_batch(list(texts), is_pretokenized=words, add_special_tokens=False)
+
   def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
     return self.encode_batch([text])[0]
+
+  def special_layout(self, pair: bool = True) -> tuple[list[int], list[int], list[int], bool] | None:
+    """The special ids a tokenizer.json's post-processor puts around one text (pair=False)
+    or a pair, as (before A, between A and B, after the last segment, whether B has token
+    type 1); None unless `use_post_processor` is set (transformers honours the file's
+    post-processor only for its generic tokenizer class) or there is none."""
+    if not self.use_post_processor or self._hf is None or self._hf.post_processor is None:
+      return None
+    # Any one-token texts: the layout is read from where the segments land.
+    enc = (self._hf.encode("a", "b", add_special_tokens=True) if pair
+           else self._hf.encode("a", add_special_tokens=True))
+    seq = [-1 if s is None else s for s in enc.sequence_ids]
+    last = 1 if pair else 0
+    if 0 not in seq or last not in seq:
+      return None
+    ids = enc.ids
+    a_end = max(i for i, s in enumerate(seq) if s == 0)
+    b_start = seq.index(last) if pair else a_end + 1
+    z_end = max(i for i, s in enumerate(seq) if s == last)
+    start = [ids[i] for i in range(seq.index(0)) if seq[i] == -1]
+    mid = [ids[i] for i in range(a_end + 1, b_start) if seq[i] == -1]
+    end = [ids[i] for i in range(z_end + 1, len(ids)) if seq[i] == -1]
+    return start, mid, end, pair and enc.type_ids[b_start] == 1
 
   def decode(self, ids, skip_special_tokens: bool = True) -> str:
     ids = [int(i) for i in np.asarray(ids).reshape(-1)]
@@ -183,7 +216,8 @@ class Tokenizer:
       json.dump(self._meta(), f, indent=2)
 
   @classmethod
-  def load(cls, directory: str, *, lowercase: bool | None = None) -> Tokenizer:
+  def load(cls, directory: str, *, lowercase: bool | None = None,
+           strip_accents: bool | None = None) -> Tokenizer:
     """Loads a tokenizer, detecting its kind from the files in `directory`.
 
     Looks for, in order: bertlab_tokenizer.json (written by `save`), tokenizer.json, spiece.model
@@ -200,10 +234,13 @@ class Tokenizer:
         meta = json.load(f)
     if lowercase is not None:
       meta.update(lowercase=lowercase, strip_accents=lowercase)
+    if strip_accents is not None:
+      meta.update(strip_accents=strip_accents)
     kind = meta.get("kind")
     models = sorted(n for n in files if n.endswith(".model"))
     if kind is None and "tokenizer.json" in files:
-      return cls.from_tokenizer_json(path("tokenizer.json"))
+      return cls.from_tokenizer_json(path("tokenizer.json"), lowercase=lowercase,
+                                     strip_accents=strip_accents)
     if kind in (None, "sentencepiece") and models:
       name = SP_FILE if SP_FILE in files else models[0]
       return cls.from_files("sentencepiece", path(name), **_opts(meta))
@@ -253,11 +290,21 @@ class Tokenizer:
     raise ValueError(f"Tokenizer kind: expected one of {KINDS}, got {kind!r}")
 
   @classmethod
-  def from_tokenizer_json(cls, path: str) -> Tokenizer:
-    """From a Hugging Face `tokenizer.json` with a WordPiece or byte-level BPE model."""
+  def from_tokenizer_json(cls, path: str, *, lowercase: bool | None = None,
+                          strip_accents: bool | None = None) -> Tokenizer:
+    """From a Hugging Face `tokenizer.json` with a WordPiece or byte-level BPE model.
+
+    lowercase / strip_accents: tokenizer_config.json's `do_lower_case` / `strip_accents`,
+    which override a BERT normalizer's as transformers' BertTokenizer does (None: the file's).
+    """
     import tokenizers as hf
 
-    tok = hf.Tokenizer.from_file(path)
+    tok = override_bert_normalizer(hf.Tokenizer.from_file(path), lowercase, strip_accents)
+    # Hub files often store `"padding": {"strategy": {"Fixed": 128}}` and a truncation: left
+    # on, every text would come back as 128 ids with the pads inside it. Callers pad and
+    # truncate themselves (after adding special tokens), as transformers does.
+    tok.no_padding()
+    tok.no_truncation()
     spec = json.loads(tok.to_str())
     kind = {"WordPiece": "wordpiece", "BPE": "bpe"}.get(spec["model"]["type"])
     if kind is None or (kind == "bpe" and "ByteLevel" not in json.dumps(spec["pre_tokenizer"])):
@@ -277,6 +324,41 @@ class Tokenizer:
     # Marking tokens already in the vocabulary as special changes no id; decode can skip them.
     tok.add_special_tokens([hf.AddedToken(t, special=True, normalized=False) for t in present])
     return cls(kind, hf=tok, lowercase=lowercase, strip_accents=strip_accents)
+
+
+def read_tokenizer_config(directory: str) -> dict:
+  """tokenizer_config.json of a Hugging Face directory ({} when absent)."""
+  path = os.path.join(directory, "tokenizer_config.json")
+  if not os.path.isfile(path):
+    return {}
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def model_max_length(config: dict) -> int | None:
+  """tokenizer_config.json's model_max_length; None when absent or transformers' 'unset'
+  sentinel (int(1e30))."""
+  n = config.get("model_max_length")
+  return int(n) if isinstance(n, (int, float)) and 0 < n < 10**9 else None
+
+
+def override_bert_normalizer(tok, lowercase: bool | None, strip_accents: bool | None):
+  """`tok` (a tokenizers.Tokenizer) with its BertNormalizer's casing set from
+  tokenizer_config.json, as transformers' BertTokenizer does when they differ: the file's
+  normalizer says one thing, `do_lower_case` another, and transformers follows the config."""
+  import tokenizers as hf
+
+  norm = json.loads(tok.to_str()).get("normalizer") or {}
+  if norm.get("type") != "BertNormalizer" or (lowercase is None and strip_accents is None):
+    return tok
+  lower = norm.get("lowercase", True) if lowercase is None else lowercase
+  strip = norm.get("strip_accents") if strip_accents is None else strip_accents
+  if (lower, strip) != (norm.get("lowercase", True), norm.get("strip_accents")):
+    tok.normalizer = hf.normalizers.BertNormalizer(
+        clean_text=norm.get("clean_text", True),
+        handle_chinese_chars=norm.get("handle_chinese_chars", True),
+        strip_accents=strip, lowercase=lower)
+  return tok
 
 
 def _opts(meta: dict) -> dict:

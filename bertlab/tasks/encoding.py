@@ -96,6 +96,16 @@ def rows(encoding, keep_K: np.ndarray, max_seq_len: int, pad: int) -> dict[str, 
   return out
 
 
+def bucket(n: int, limit: int, smallest: int = 16, fine: bool = True) -> int:
+  """n rounded up to the next of 16, 24, 32, 48, 64, 96, ... (2^k and 1.5 * 2^k, from
+  `smallest`; fine=False: powers of two only), at most `limit`. Fine buckets pad a row by at
+  most a third, at the price of twice as many compiled shapes."""
+  b = smallest
+  while b < n:
+    b = b * 3 // 2 if fine and b & (b - 1) == 0 else (b * 4 // 3 if fine else b * 2)
+  return min(b, limit)
+
+
 def stack(feature_rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
   """Stacks per-example dicts of arrays into one dict of [N, ...] arrays."""
   if not feature_rows:

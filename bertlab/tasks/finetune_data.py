@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from bertlab.tasks import conll, glue, squad
+from bertlab.tasks.encoding import bucket
 from bertlab.tasks.features import classification_features, token_classification_features
 from bertlab.tasks.models import INPUT_KEYS, LABEL_KEYS
 from bertlab.tasks.squad_features import squad_features
@@ -173,9 +174,47 @@ def _check_sentence_labels(label_N: np.ndarray, info: TaskInfo, examples, where:
         "the labelled train/dev files.")
 
 
-def model_batch(split: Split, index_N: np.ndarray, kind: str) -> dict[str, np.ndarray]:
-  """Rows `index_N` of the arrays the model reads (inputs and `kind`'s labels)."""
-  return {k: split.inputs[k][index_N] for k in INPUT_KEYS + LABEL_KEYS[kind]}
+def model_batch(split: Split, index_N: np.ndarray, kind: str,
+                per_batch: bool = False) -> dict[str, np.ndarray]:
+  """Rows `index_N` of the arrays the model reads (inputs and `kind`'s labels).
+
+  per_batch: cut the sequence axis to the batch's longest row, rounded up to a power of two
+  (32, 64, 128, ...: log2(max_seq_len / 32) + 1 compiled shapes of the train step; compiling
+  one costs about as much as ten steps of a small BERT on CPU, so finer buckets lose),
+  instead of max_seq_len. What is cut is padding only (masked in attention, IGNORE_INDEX in
+  token labels), so losses and logits do not change, and a CoNLL batch of 32 computes
+  ~2k tokens instead of 4,096.
+  """
+  batch = {k: split.inputs[k][index_N] for k in INPUT_KEYS + LABEL_KEYS[kind]}
+  if per_batch:
+    full = batch["input_ids"].shape[1]
+    length = bucket(int(batch["attention_mask"].sum(1).max()), full, smallest=32, fine=False)
+    batch = {k: v[:, :length] if v.ndim == 2 and v.shape[1] == full else v
+             for k, v in batch.items()}
+  return batch
+
+
+def row_lengths(split: Split) -> np.ndarray:
+  """[N] real tokens per row (special tokens included)."""
+  return split.inputs["attention_mask"].sum(1)
+
+
+def sort_within_windows(order: np.ndarray, lengths: np.ndarray, window: int,
+                        seed: int) -> np.ndarray:
+  """`order` [S, B] with the examples of every `window` consecutive batches regrouped by
+  length (similar lengths share a batch: less padding) and those batches shuffled; each
+  example still trains in the same window of steps. window <= 1: `order` unchanged."""
+  if window <= 1:
+    return order
+  rng = np.random.default_rng([seed, 1 << 21])
+  out = order.copy()
+  steps, size = order.shape
+  for s in range(0, steps, window):
+    block = order[s:s + window].reshape(-1)
+    block = block[np.argsort(-lengths[block], kind="stable")]
+    batches = block.reshape(-1, size)
+    out[s:s + window] = batches[rng.permutation(len(batches))]
+  return out
 
 
 def train_order(num_examples: int, batch_size: int, num_steps: int, seed: int) -> np.ndarray:

@@ -72,7 +72,7 @@ def load_text_tokenizer(directory: str) -> tuple[Tokenizer, str]:
   Raises:
     FileNotFoundError naming the files looked for.
   """
-  from bertlab.data.tokenizers import META_FILE
+  from bertlab.data.tokenizers import META_FILE, override_bert_normalizer, read_tokenizer_config
   from bertlab.data.tokenizers import Tokenizer as Wrapper
 
   if not os.path.isdir(directory):
@@ -83,7 +83,13 @@ def load_text_tokenizer(directory: str) -> tuple[Tokenizer, str]:
     with open(os.path.join(directory, META_FILE)) as f:
       meta = json.load(f)
   if "tokenizer.json" in files and not meta:
-    tok = Tokenizer.from_file(os.path.join(directory, "tokenizer.json"))
+    config = read_tokenizer_config(directory)
+    tok = override_bert_normalizer(Tokenizer.from_file(os.path.join(directory, "tokenizer.json")),
+                                   config.get("do_lower_case"), config.get("strip_accents"))
+    # The builders pad and truncate themselves; a stored Fixed padding would put pads
+    # inside every sequence.
+    tok.no_padding()
+    tok.no_truncation()
   elif any(n.endswith(".model") for n in files) and meta.get("kind") in (None, "sentencepiece"):
     name = "spiece.model" if "spiece.model" in files else sorted(
         n for n in files if n.endswith(".model"))[0]
