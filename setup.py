@@ -38,6 +38,9 @@ EXTRAS_REQUIRE = {
         "ipykernel>=6.29,<8",
     ],
     "tf": ["tensorflow>=2.18"],
+    # Ahead-of-time compiles for TPU topologies on any host (benchmarks/aot.py); the libtpu
+    # that jax[tpu]==0.10.2 names.
+    "tpu": ["libtpu==0.0.42.*"],
 }
 
 setup(

@@ -183,9 +183,8 @@ def run(config, workdir: str, echo=print):
   With config.phases, one run moves through them (BERT's seq 128 then 512): each phase builds
   its data and compiles its step; the state carries over, and a resume picks the phase of the
   latest checkpoint."""
-  from bertlab.training import mesh as mesh_lib
-
   from bertlab.training import host_memory
+  from bertlab.training import mesh as mesh_lib
 
   config_lib.validate(config)
   os.makedirs(workdir, exist_ok=True)
@@ -209,39 +208,25 @@ def run(config, workdir: str, echo=print):
 
 def run_phase(config, workdir: str, mesh, echo=print, state=None, until=None):
   """Data, model, compiled steps and the loop for one phase (one max_seq_len)."""
+  from bertlab import pretrain_steps
   from bertlab.encoder.presets import count_params
-  from bertlab.objectives.registry import build_model
+  from bertlab.training import chips
   from bertlab.training import flops as flops_lib
-  from bertlab.training import host_memory, loop, optimizers
+  from bertlab.training import host_memory, loop
   from bertlab.training import mesh as mesh_lib
   from bertlab.training import step as step_lib
 
-  enc = config_lib.encoder_config(config.model, "model")
-  gen = (config_lib.encoder_config(config.generator, "generator")
-         if config.family == "electra" else None)
+  enc, gen = pretrain_steps.encoders(config, mesh.devices.flat[0].platform)
   rows = loop.host_rows(mesh_lib.batch_sharding(mesh), config.batch_size)
   _, train_iter, eval_batches = build_data(config, workdir, rows=rows)
-  o = config.objective
-  model = build_model(config.family, enc, gen, rtd_weight=o.rtd_weight,
-                      temperature=o.temperature, sbo_max_targets=o.sbo_max_targets,
-                      sbo_position_dim=o.sbo_position_dim)
-  tx, schedule = optimizers.build(config.optimizer, config.total_steps)
-  # Shapes of a training batch (packed rows differ from the unpacked held-out batches).
-  if config.data.packing or not eval_batches:
-    fresh = train_iter.fresh()
-    first = next(fresh)
-    fresh.close()  # (its worker processes, if any)
-  else:
-    first = eval_batches[0]
-  example = {k: np.zeros((config.batch_size,) + v.shape[1:], v.dtype) for k, v in first.items()}
-  steps = step_lib.build(model, tx, schedule, mesh, example, seed=config.seed,
-                         grad_accum_steps=config.grad_accum_steps)
+  example = pretrain_steps.batch_spec(config)  # the batch's shapes, as benchmarks/aot.py sees them
+  steps = pretrain_steps.build_steps(config, mesh, example)
   compiled, compile_s, cost = step_lib.compile_ahead(steps, example)
   reserved = host_memory.reserve_for_step(compiled)  # no page faults in the first steps
   seq = config.data.max_seq_len
   flops = flops_lib.train_step_flops(config.family, enc, config.batch_size, seq,
                                      example["mlm_positions"].shape[1], gen)
-  peak = flops_lib.measure_matmul_peak(1024)
+  peak = chips.peak_flops(mesh)
   n_params = sum(x.size for x in jax.tree_util.tree_leaves(steps.abstract_state.params))
   echo(f"{config.family}: {n_params / 1e6:.2f}M parameters (encoder {count_params(enc) / 1e6:.2f}M)"
        f"; {flops / 1e9:.1f} GFLOPs/step (XLA: {float(cost.get('flops', 0)) / 1e9:.1f}); mesh "

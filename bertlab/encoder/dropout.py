@@ -48,8 +48,8 @@ def random_bits(key, shape):
   """uint32 bits equal to `jax.random.bits(key, shape)` for a Threefry key (partitionable
   counters: the 64-bit index of each element, as a high and a low word)."""
   size = int(np.prod(shape))
-  if size >= 2**32:
-    raise ValueError(f"dropout mask of {size} elements: at most 2**32 - 1 per call")
+  if size >= 2**32:  # a high counter word is needed: JAX's own (same bits) computes it
+    return jax.random.bits(key, shape, jnp.uint32)
   data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
   lo = jax.lax.iota(jnp.uint32, size).reshape(shape)
   b0, b1 = threefry2x32(data[0], data[1], jnp.zeros_like(lo), lo)
@@ -62,7 +62,9 @@ def keep_mask(key, keep_prob: float, shape):
   bernoulli draws u = (bits >> 9) / 2**23 in float32 and keeps u < p: the same as the
   23-bit integer (bits >> 9) being below ceil(p * 2**23), p rounded to float32 first.
   """
-  if not (_is_threefry(key) and jax.config.jax_threefry_partitionable):
+  if not (_is_threefry(key) and jax.config.jax_threefry_partitionable) or np.prod(shape) >= 2**32:
+    # Pod-sized global masks (RoBERTa-large: 8k x 512 x 1024 > 2**32) take JAX's path, whose
+    # 64-bit counters give the same bits this one gives below 2**32.
     return jax.random.bernoulli(key, keep_prob, shape)
   threshold = int(np.ceil(np.float64(np.float32(keep_prob)) * 2.0**23))
   return (random_bits(key, shape) >> np.uint32(9)) < np.uint32(threshold)

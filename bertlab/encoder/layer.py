@@ -6,6 +6,7 @@ from bertlab.encoder.attention import SelfAttention
 from bertlab.encoder.common import activation, dense, layer_norm
 from bertlab.encoder.config import EncoderConfig
 from bertlab.encoder.dropout import Dropout
+from bertlab.encoder.rows import split_rows
 
 
 class FeedForward(nn.Module):
@@ -29,6 +30,7 @@ class Layer(nn.Module):
   @nn.compact
   def __call__(self, x_BxLxH, mask):
     cfg = self.config
+    x_BxLxH = split_rows(x_BxLxH)  # FSDP gathers weights, never activations (encoder/rows.py)
     drop = lambda y: Dropout(cfg.hidden_dropout)(y, deterministic=self.deterministic)
     attn = SelfAttention(cfg, name="attention")
     ffn = FeedForward(cfg, name="mlp")

@@ -114,8 +114,10 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
   return c
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Raise ValueError on an unknown key (naming the nearest valid one) or a bad value."""
+def validate(config: ml_collections.ConfigDict, n_devices: int | None = None) -> None:
+  """Raise ValueError on an unknown key (naming the nearest valid one) or a bad value.
+  `n_devices`: the devices mesh_shape must cover (default: this process's jax.device_count();
+  an ahead-of-time compile passes the target topology's)."""
   if "family" not in config or config.family not in FAMILIES:
     raise ValueError(f"config.family must be one of {FAMILIES}, got {config.get('family')!r}")
   reference = pretrain_config(config.family, "bert-tiny" if config.family != "electra"
@@ -145,7 +147,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.data.max_seq_len > encoder_config(config.model, "model").max_length:
     raise ValueError(f"config.data.max_seq_len {config.data.max_seq_len} exceeds the model's "
                      f"{encoder_config(config.model, 'model').max_length} positions")
-  resolve_shape(config.mesh_shape, jax.device_count())
+  resolve_shape(config.mesh_shape, n_devices or jax.device_count())
   if config.data.pack_max_examples < 0 or config.data.pack_bins < 1:
     raise ValueError("config.data.pack_max_examples must be >= 0 (0 = max_seq_len // 16) and "
                      f"config.data.pack_bins >= 1; got {config.data.pack_max_examples}, "

@@ -17,7 +17,10 @@ the heap's free space fragments it can still grow now and then, later. The price
 process keeps its peak host memory until it exits, which a training run reaches anyway.
 
 `retain_freed_memory` must run before JAX starts its CPU client (a thread keeps the arena of its
-first malloc): the drivers (train, finetune, distill, benchmarks) call it first. glibc only;
+first malloc): the drivers (train, finetune, distill, benchmarks) call it first. It applies to
+CPU runs only (JAX_PLATFORMS names cpu first, or the host has no TPU or GPU device files): on an
+accelerator host the step's temporaries live in device memory, and one arena with no trimming
+would only slow the input pipeline's threads, unmeasured there. glibc only;
 elsewhere, or with BERTLAB_HOST_MALLOC=default in the environment, it changes nothing; any other
 value than 'retain' or 'default' is an error.
 """
@@ -25,6 +28,7 @@ value than 'retain' or 'default' is an error.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 
 # mallopt parameters, from glibc's <malloc.h>.
@@ -45,13 +49,24 @@ def _backend_started() -> bool:
     return False
 
 
+def runs_on_cpu() -> bool:
+  """Whether JAX will compute on this host's CPU, decided before JAX starts: JAX_PLATFORMS
+  when set (its first entry), else whether no accelerator is attached (TPU VMs expose
+  /dev/accel* or /dev/vfio/N, NVIDIA GPUs /dev/nvidiaN)."""
+  platforms = os.environ.get("JAX_PLATFORMS", "").strip()
+  if platforms:
+    return platforms.split(",")[0].strip().lower() == "cpu"
+  return not any(glob.glob(p) for p in ("/dev/accel[0-9]*", "/dev/vfio/[0-9]*",
+                                         "/dev/nvidia[0-9]*"))
+
+
 def retain_freed_memory() -> bool:
   """Set glibc's malloc to one arena, no mmap and no trimming. True if it was applied now."""
   choice = os.environ.get("BERTLAB_HOST_MALLOC", "retain").strip().lower() or "retain"
   if choice not in ("retain", "default"):
     raise ValueError(f"BERTLAB_HOST_MALLOC={os.environ['BERTLAB_HOST_MALLOC']!r}: use 'retain' "
                      "(keep freed host memory, the default) or 'default' (glibc's own behaviour)")
-  if choice == "default":
+  if choice == "default" or not runs_on_cpu():
     return False
   try:
     libc = ctypes.CDLL(None)

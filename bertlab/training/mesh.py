@@ -23,7 +23,6 @@ LOGICAL_AXIS_RULES = (
     ("layers", None),
 )
 
-
 def resolve_shape(mesh_shape, n_devices: int) -> tuple[int, int, int]:
   """(data, fsdp, tensor) with at most one -1 standing for 'the rest of the devices'."""
   shape = tuple(int(x) for x in mesh_shape)
@@ -42,10 +41,36 @@ def resolve_shape(mesh_shape, n_devices: int) -> tuple[int, int, int]:
   return shape
 
 
+def num_slices(devices) -> int:
+  """How many TPU slices (joined over the data-center network) `devices` span; 1 elsewhere."""
+  return len({getattr(d, "slice_index", 0) or 0 for d in devices})
+
+
 def make_mesh(mesh_shape, devices=None) -> Mesh:
-  devices = jax.devices() if devices is None else devices
+  """A (data, fsdp, tensor) mesh laid out by the devices' physical topology.
+
+  `mesh_utils.create_device_mesh` puts the axes that talk most (tensor, then fsdp) on
+  neighbouring chips of the torus, where `jax.devices()` order would not. Devices of several
+  slices form a hybrid mesh: the data axis crosses slices over the data-center network (DCN),
+  only its gradient all-reduce leaves a slice; fsdp and tensor stay within a slice's ICI."""
+  from jax.experimental import mesh_utils
+
+  devices = jax.devices() if devices is None else list(devices)
   shape = resolve_shape(mesh_shape, len(devices))
-  return Mesh(np.asarray(devices).reshape(shape), MESH_AXES)
+  slices = num_slices(devices)
+  if slices > 1:
+    if shape[0] % slices:
+      raise ValueError(f"mesh_shape {shape}: the data axis {shape[0]} must divide by the "
+                       f"{slices} slices (data parallelism crosses slices over DCN); use a data "
+                       f"size that is a multiple of {slices}")
+    grid = mesh_utils.create_hybrid_device_mesh(
+        (shape[0] // slices,) + shape[1:], (slices, 1, 1), devices,
+        allow_split_physical_axes=True)
+  elif devices[0].platform == "tpu":
+    grid = mesh_utils.create_device_mesh(shape, devices, allow_split_physical_axes=True)
+  else:  # CPU and GPU hosts: the order jax lists them in (no torus to follow)
+    grid = np.asarray(devices).reshape(shape)
+  return Mesh(grid, MESH_AXES)
 
 
 def shardings_of(abstract_boxed, mesh: Mesh):

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from bertlab.encoder.rows import rows_sharded
 from bertlab.training import mesh as mesh_lib
 from bertlab.training import optimizers
 from bertlab.training.state import TrainState
@@ -30,6 +31,14 @@ def _rngs(key, step):
   k = jax.random.fold_in(key, step)
   dropout, sampling = jax.random.split(k)
   return {"dropout": dropout, "sampling": sampling}
+
+
+def _rows_split(fn, sharding):
+  """fn traced with each encoder layer's rows split as `sharding` (bertlab/encoder/rows.py)."""
+  def traced(*args):
+    with rows_sharded(sharding):
+      return fn(*args)
+  return traced
 
 
 def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, example_batch,
@@ -108,6 +117,7 @@ def build(model: nn.Module, tx: optax.GradientTransformation, schedule, mesh, ex
     return metrics
 
   batch_shardings = jax.tree_util.tree_map(lambda _: data_sharding, example_batch)
+  train_step, eval_step = (_rows_split(f, data_sharding) for f in (train_step, eval_step))
   train = jax.jit(train_step, in_shardings=(shardings, batch_shardings),
                   out_shardings=(shardings, replicated),
                   donate_argnums=(0,) if donate else ())

@@ -87,3 +87,13 @@ def test_gelu_is_the_exact_gelu_and_so_is_its_gradient():
   np.testing.assert_allclose(jax.grad(gelu)(1.0), 1.0833155, rtol=1e-6)
   assert jax.grad(lambda x: gelu(x).astype(jnp.float32).sum())(
       x.astype(jnp.bfloat16)).dtype == jnp.bfloat16
+
+
+def test_masks_beyond_2_to_the_32_elements_trace():
+  # A pod's global mask (RoBERTa-large, 8k x 512 x 1024 = 2**32) once raised here.
+  from bertlab.encoder.dropout import keep_mask, random_bits
+  key = jax.random.key(0)
+  shape = (1 << 16, (1 << 16) + 1)
+  assert jax.eval_shape(lambda k: keep_mask(k, 0.9, shape), key).shape == shape
+  bits = jax.eval_shape(lambda k: random_bits(jax.random.key_data(k), shape), key)
+  assert bits.shape == shape and bits.dtype == jnp.uint32

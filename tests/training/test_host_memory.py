@@ -102,6 +102,12 @@ def test_a_misspelt_setting_is_a_clear_error(monkeypatch, tmp_path):
   assert not (tmp_path / "run").exists()  # nothing started, nothing written
 
 
+def test_only_cpu_runs_retain_memory():
+  probe = "from bertlab.training import host_memory; print(host_memory.retain_freed_memory())"
+  assert _python(probe, env_extra={"JAX_PLATFORMS": "tpu"}) == ["False"]
+  assert _python(probe, env_extra={"JAX_PLATFORMS": "cpu"}) == ["True"]
+
+
 def test_retention_is_undone_unless_the_run_computes_on_cpu():
   script = """
 from bertlab.training import host_memory

@@ -1,0 +1,149 @@
+"""The pod plan of benchmarks/POD.md: five pretraining configs compiled for three TPU topologies.
+
+  python benchmarks/pod_plan.py --out runs/pod_plan [--timeout 900]     # compile (slow, resumable)
+  python benchmarks/pod_plan.py --out runs/pod_plan --table            # the table from what finished
+
+Each (config, topology, mesh, grad_accum_steps) is one `benchmarks/aot.py` run in its own process
+(a compile that runs out of time or memory loses only itself), writing OUT/NAME.json; a run whose
+JSON exists is not compiled again. Pass 1 compiles FSDP over every chip; pass 2 raises
+grad_accum_steps (2, 4, 8) for what did not fit; pass 3 compiles FSDP x tensor 4. `--table`
+prints the markdown table (best fitting mesh per config and topology) and writes OUT/plan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# In the order compiled: 256 chips compile slowest.
+TOPOLOGIES = {"v4:4x4x4": 64, "v5p:4x4x8": 128, "v5e:16x16": 256}
+# name: (config, extra overrides, paper steps, the paper's hardware and time)
+MODELS = {
+    "bert-base": ("configs/bert_base.py", ["--config.model.dtype=bfloat16"], 1_000_000,
+                  "4 Cloud TPUs (16 chips, v2), 4 days (§A.2)"),
+    "bert-large": ("configs/bert_large.py", [], 1_000_000,
+                   "16 Cloud TPUs (64 chips, v2), 4 days (§A.2)"),
+    "roberta-large": ("configs/roberta_large.py", [], 500_000,
+                      "1024 V100 GPUs, ~1 day per 100k steps (§5)"),
+    "albert-xxlarge": ("configs/albert_xxlarge.py", [], 125_000,
+                       "Cloud TPU v3, 64 to 512 TPUs (§4.1); time not reported"),
+    "electra-large": ("configs/electra_large.py", [], 400_000,
+                      "TPU (Table 8 gives FLOPs, not wall time)"),
+}
+
+
+def _name(model, topo, mesh, accum):
+  return f"{model}__{topo.replace(':', '_')}__{'x'.join(map(str, mesh))}__ga{accum}"
+
+
+def run_one(out, model, topo, mesh, accum, timeout) -> dict | None:
+  path = os.path.join(out, _name(model, topo, mesh, accum) + ".json")
+  if os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  config, extra, _, _ = MODELS[model]
+  cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "aot.py"), f"--config={config}",
+         f"--topology={topo}", f"--mesh_shape={tuple(mesh)}", f"--json={path}",
+         f"--config.grad_accum_steps={accum}", *extra]
+  t = time.perf_counter()
+  try:
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+  except subprocess.TimeoutExpired:
+    print(f"{_name(model, topo, mesh, accum)}: no result within {timeout}s", flush=True)
+    return None
+  if p.returncode or not os.path.exists(path):
+    err = (p.stderr.strip().splitlines() or ["?"])[-1]
+    print(f"{_name(model, topo, mesh, accum)}: failed: {err[:300]}", flush=True)
+    result = {"failed": err, "command": " ".join(cmd[1:])}
+    with open(path, "w") as f:
+      json.dump(result, f)
+    return result
+  with open(path) as f:
+    r = json.load(f)
+  r["command"] = "python " + " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
+                                      for c in cmd[1:] if not c.startswith("--json"))
+  with open(path, "w") as f:
+    json.dump(r, f, indent=2)
+  print(f"{_name(model, topo, mesh, accum)}: {r.get('verdict')} in {time.perf_counter() - t:.0f}s",
+        flush=True)
+  return r
+
+
+def compile_all(out, timeout):
+  os.makedirs(out, exist_ok=True)
+  fsdp = {t: (1, n, 1) for t, n in TOPOLOGIES.items()}
+  for topo in TOPOLOGIES:                                # pass 1: FSDP
+    for model in MODELS:
+      run_one(out, model, topo, fsdp[topo], 1, timeout)
+  for model in MODELS:                                   # pass 2: accumulate what did not fit
+    for topo in TOPOLOGIES:
+      accum = 1
+      r = run_one(out, model, topo, fsdp[topo], accum, timeout)
+      while r is not None and r.get("fits") is False and accum < 8:
+        accum *= 2
+        r = run_one(out, model, topo, fsdp[topo], accum, timeout)
+  for model in MODELS:                                   # pass 3: FSDP x tensor 4
+    for topo, n in TOPOLOGIES.items():
+      run_one(out, model, topo, (1, n // 4, 4), 1, timeout)
+
+
+def table(out) -> str:
+  rows, plan = [], {}
+  gib = 1 << 30
+  results = {}
+  for path in sorted(glob.glob(os.path.join(out, "*__*.json"))):
+    model, topo, _, _ = os.path.basename(path)[:-5].split("__")
+    with open(path) as f:
+      results.setdefault((model, topo.replace("_", ":", 1)), []).append(json.load(f))
+  head = ("| model | topology | fits? | best mesh (d,f,t) | grad accum | per-chip memory (GiB) | "
+          "collective bytes/step (per chip) | est. step (ms) | est. tokens/s/chip | est. MFU | "
+          "est. days for the paper's steps | paper's hardware and time |\n|---|---|---|---|---|"
+          "---|---|---|---|---|---|---|")
+  for model, (_, _, steps, paper) in MODELS.items():
+    for topo in TOPOLOGIES:
+      rs = [r for r in results.get((model, topo), []) if "verdict" in r]
+      fit = sorted((r for r in rs if r.get("fits")), key=lambda r: r["estimate"]["step_s"])
+      if not rs:
+        rows.append(f"| {model} | {topo} | not compiled here (see below) | | | | | | | | | {paper} |")
+        continue
+      if not fit:
+        smallest = min(rs, key=lambda r: r.get("memory", {}).get("total_bytes", 1 << 62))
+        mem = smallest.get("memory", {}).get("total_bytes")
+        rows.append(f"| {model} | {topo} | NO | {tuple(smallest['mesh'].values())} | "
+                    f"{smallest['grad_accum_steps']} | "
+                    f"{mem / gib:.1f} of {smallest['hbm_bytes'] / gib:.0f}" if mem else "?")
+        rows[-1] += " | | | | | | " + paper + " |"
+        continue
+      b = fit[0]
+      e = b["estimate"]
+      plan[f"{model} {topo}"] = b
+      rows.append(
+          f"| {model} | {topo} | yes | {tuple(b['mesh'].values())} | {b['grad_accum_steps']} | "
+          f"{b['memory']['total_bytes'] / gib:.2f} of {b['hbm_bytes'] / gib:.0f} | "
+          f"{b['collective_bytes'] / 1e9:.2f} GB | {e['step_s'] * 1e3:.0f} ({e['bound']}) | "
+          f"{e['tokens_per_s_per_chip']:,.0f} | {e['mfu']:.0%} | "
+          f"{e['step_s'] * steps / 86400:.1f} | {paper} |")
+  with open(os.path.join(out, "plan.json"), "w") as f:
+    json.dump(plan, f, indent=2)
+  return head + "\n" + "\n".join(rows)
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--out", default="runs/pod_plan")
+  p.add_argument("--timeout", type=int, default=900, help="seconds per compile")
+  p.add_argument("--table", action="store_true", help="only print the table of what finished")
+  a = p.parse_args()
+  if not a.table:
+    compile_all(a.out, a.timeout)
+  print(table(a.out))
+
+
+if __name__ == "__main__":
+  main()
