@@ -96,6 +96,8 @@ def _tokenizer_dir(workdir: str, run_config: dict) -> str:
   if data.get("tokenizer_dir") and any(
       os.path.exists(os.path.join(data["tokenizer_dir"], f)) for f in _TOKENIZER_FILES):
     return data["tokenizer_dir"]
+  if data.get("prepared_dir") and os.path.isdir(os.path.join(data["prepared_dir"], "tokenizer")):
+    return os.path.join(data["prepared_dir"], "tokenizer")  # a corpus prepared ahead of time
   cache = data.get("cache_dir") or os.path.join(workdir, "cache")
   kind = data.get("tokenizer", "*")
   found = sorted(glob.glob(os.path.join(cache, f"tokenizer-{kind}-*")), key=os.path.getmtime)

@@ -117,6 +117,30 @@ def prediction_budget(config):
                                    np.maximum(1, np.round(tokens * o.mask_prob))).astype(np.int64)
 
 
+def prepared_data(config, workdir: str):
+  """The prepared corpus (`bertlab.data.prepared.Prepared`): opened from data.prepared_dir, or
+  prepared under the cache folder, each process its shard (several hosts need a fixed
+  tokenizer: data.tokenizer_dir or data.prepared_dir)."""
+  from bertlab.data import prepare, prepared
+
+  options = prepare.options_from_config(config)
+  if config.data.prepared_dir:
+    return prepared.open_prepared(config.data.prepared_dir, options)
+  key = prepare._hash(dict(options, v=prepare.FORMAT))
+  cache = config.data.cache_dir or os.path.join(workdir, "cache")
+
+  def barrier():
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+
+      multihost_utils.sync_global_devices("bertlab: corpus prepared")
+
+  # A tokenizer trained here stays at cache/tokenizer-*/, where fine-tuning looks for it.
+  return prepared.prepare_cooperatively(
+      options, os.path.join(cache, "prepared-" + key), process_index=jax.process_index(),
+      process_count=jax.process_count(), barrier=barrier, tokenizer_cache=cache)
+
+
 def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
   """(tokenizer, train iterator, eval batches) for this host.
 
@@ -124,28 +148,20 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
   share by process index). A config.json of an older run (e.g. a distillation teacher's) may
   lack the newer data keys; their defaults apply. Training and evaluation batches are the same global batches for
   any number of hosts (data/stream.py)."""
-  from bertlab.data import pipeline
-  from bertlab.data.pretraining_data import build_pretraining_data
+  from bertlab.data import example_index, pipeline
 
   d = config.data
-  corpus = [p for p in d.corpus.split(",") if p] or None
-  if d.tfds_name:
-    corpus = [f"tfds:{d.tfds_name}:{d.tfds_split}"]
-  tokenizer, instances = build_pretraining_data(
-      family=config.family, corpus=corpus, tokenizer_dir=d.tokenizer_dir or None,
-      tokenizer_kind=d.tokenizer, vocab_size=d.vocab_size, max_seq_len=d.max_seq_len,
-      seed=config.seed, cache_dir=d.cache_dir or os.path.join(workdir, "cache"),
-      lowercase=d.lowercase, doc_per_line=d.one_doc_per_line,
-      progress=jax.process_index() == 0)
+  data = prepared_data(config, workdir)
+  tokenizer, source = data.tokenizer, data.examples
   if tokenizer.vocab_size > config.model.vocab_size:
     raise ValueError(f"the tokenizer has {tokenizer.vocab_size} ids but model.vocab_size is "
                      f"{config.model.vocab_size}; set --config.model.vocab_size="
                      f"{tokenizer.vocab_size} (and generator.vocab_size for ELECTRA)")
-  n = len(instances["input_ids"])
+  n = len(source)
   n_eval = min(int(n * d.eval_fraction), config.eval_batches * config.batch_size)
   n_eval -= n_eval % config.batch_size
-  train = {k: v[: n - n_eval] for k, v in instances.items()}
-  held_out = {k: v[n - n_eval:] for k, v in instances.items()}
+  train = example_index.Slice(source, 0, n - n_eval)
+  held_out = example_index.Slice(source, n - n_eval, n)
   transform = masking_fn(config, tokenizer)
   if rows is None:
     per_host = config.batch_size // jax.process_count()
@@ -162,13 +178,13 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
   for start in range(0, n_eval, config.batch_size):
     # Global eval batch: held-out examples [start, start + B); each masked by its own index.
     idx = range(start + rows[0], start + rows[1])
-    masked = [transform({k: v[j] for k, v in held_out.items()},
+    masked = [transform(held_out[j],
                         pipeline.example_rng(config.seed, EVAL_EPOCH, j)) for j in idx]
     eval_batches.append(_model_batch({k: np.stack([r[k] for r in masked]) for k in masked[0]}))
   log.info("data: %d training and %d held-out instances of length %d; vocab %d (%s)",
            n - n_eval, n_eval, d.max_seq_len, tokenizer.vocab_size, tokenizer.kind)
-  fingerprints = {"tokenizer": tokenizer.fingerprint()}
-  return tokenizer, _ModelKeys(iter(make()), make, fingerprints), eval_batches
+  # Content-based {"tokenizer", "data"}: a resume checks them against the checkpoint.
+  return tokenizer, _ModelKeys(iter(make()), make, data.fingerprints), eval_batches
 
 
 def _latest_step(workdir: str) -> int | None:

@@ -63,10 +63,13 @@ def encoder_config(fields: dict) -> EncoderConfig:
 
 
 def tokenizer_dir(workdir: str, run: dict) -> str | None:
-  """The run's tokenizer directory: data.tokenizer_dir, else the newest cache/tokenizer-*/."""
+  """The run's tokenizer directory: data.tokenizer_dir, else data.prepared_dir/tokenizer, else
+  the newest cache/tokenizer-*/."""
   data = run.get("data", {})
   if data.get("tokenizer_dir") and os.path.isdir(data["tokenizer_dir"]):
     return data["tokenizer_dir"]
+  if data.get("prepared_dir") and os.path.isdir(os.path.join(data["prepared_dir"], "tokenizer")):
+    return os.path.join(data["prepared_dir"], "tokenizer")  # a corpus prepared ahead of time
   cache = data.get("cache_dir") or os.path.join(workdir, "cache")
   found = sorted(glob.glob(os.path.join(cache, f"tokenizer-{data.get('tokenizer', '*')}-*")),
                  key=os.path.getmtime)

@@ -1,12 +1,13 @@
 """Tokenize a corpus once into an on-disk, memory-mapped cache of documents of ids.
 
 Layout of one cache directory `<cache_dir>/tokens-<key>/`:
-  ids.npy               int32 [T]    every token of every sentence, in corpus order
+  ids.npy               uint16 [T]   every token of every sentence, in corpus order (int32
+                                     when the vocabulary has more than 65536 ids)
   word_starts.npy       bool  [T]    True on the first sub-token of each whole word
   sentence_offsets.npy  int64 [S+1]  sentence s is ids[sentence_offsets[s]:sentence_offsets[s+1]]
   doc_offsets.npy       int64 [D+1]  document d is sentences doc_offsets[d] .. doc_offsets[d+1]-1
   meta.json             the corpus summary, tokenizer fingerprint and counts
-The key hashes the corpus fingerprint (paths + sizes + mtimes, or TFDS name/split), the tokenizer
+The key hashes the corpus fingerprint (file sizes + contents, or TFDS name/split), the tokenizer
 fingerprint and the options, so a changed input gets a new cache and an unchanged one is reused.
 A cache is written into a temporary directory and renamed into place: a killed run leaves no
 half cache (at most a `.tmp-*` directory, ignored and safe to delete).
@@ -28,7 +29,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ids uint16 where the vocabulary allows
 _KEYS = ("ids", "word_starts", "sentence_offsets", "doc_offsets")
 
 
@@ -37,7 +38,7 @@ class TokenCache:
   """Memory-mapped documents of token ids; nothing is read into memory until indexed."""
 
   path: str
-  ids: np.ndarray  # int32 [T]
+  ids: np.ndarray  # uint16 (int32 for vocabularies over 65536 ids) [T]
   word_starts: np.ndarray  # bool [T]
   sentence_offsets: np.ndarray  # int64 [S+1]
   doc_offsets: np.ndarray  # int64 [D+1]
@@ -56,7 +57,7 @@ class TokenCache:
     return len(self.ids)
 
   def document(self, d: int) -> list[np.ndarray]:
-    """Document d as a list of int32 arrays, one per sentence (views, no copy)."""
+    """Document d as a list of id arrays, one per sentence (views, no copy)."""
     s0, s1 = int(self.doc_offsets[d]), int(self.doc_offsets[d + 1])
     offs = self.sentence_offsets[s0:s1 + 1]
     return [self.ids[offs[i]:offs[i + 1]] for i in range(s1 - s0)]
@@ -113,7 +114,7 @@ def _tokenize(corpus, tokenizer, out: str, batch_sentences: int, progress: bool)
   pending: list[str] = []
   pending_docs: list[int] = []  # sentences per document in `pending`, in order
   bar = tqdm(desc="tokenizing", unit=" docs", disable=not progress, mininterval=1.0)
-  with NpyWriter(os.path.join(out, "ids.npy"), np.int32) as ids_w, \
+  with NpyWriter(os.path.join(out, "ids.npy"), ids_dtype(tokenizer.vocab_size)) as ids_w, \
       NpyWriter(os.path.join(out, "word_starts.npy"), np.bool_) as ws_w:
 
     def flush():
@@ -161,6 +162,11 @@ def _tokenize(corpus, tokenizer, out: str, batch_sentences: int, progress: bool)
   np.save(os.path.join(out, "doc_offsets.npy"), doc_offsets)
   return dict(num_tokens=int(num_tokens), num_sentences=len(sent_lengths),
               num_documents=len(doc_sizes), dropped=dropped)
+
+
+def ids_dtype(vocab_size: int) -> np.dtype:
+  """uint16 where every id fits (2 bytes a token instead of 4), else int32."""
+  return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
 
 
 @contextlib.contextmanager

@@ -9,8 +9,14 @@ Three sources, one interface (`Corpus.documents()`, `.sentences()`, `.fingerprin
 Bad input is repaired and counted in `Corpus.stats`, never fatal and never silently lost:
 undecodable bytes (replaced by U+FFFD, or the line skipped), control characters (removed), byte
 order marks (removed), over-long lines (cut into bounded pieces, at a space where one is near),
-empty files and documents (skipped). A corpus with no usable text raises ValueError naming its
-inputs.
+empty files and documents (skipped), unreadable files (a truncated or fake `.gz`, a permission
+error: the file's remaining text is skipped, with a warning naming the file and the cause), globs
+matching nothing while others match (skipped with a warning). A corpus with no usable text raises
+ValueError naming its inputs and every file's cause.
+
+Files are read through `etils.epath`, so `gs://...` paths work wherever that backend is installed.
+A fingerprint hashes file contents (size + sha256), never paths or modification times: copying a
+corpus elsewhere or touching its files keeps its caches and tokenizer.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import glob
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,6 +40,8 @@ _SPACE_LIKE_RE = re.compile("[\r\x0b\x0c\x85]")
 # be contiguous runs of text.
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|(?<=[。！？])")
 MAX_LINE_BYTES = 1 << 16  # ~64 KB: far above any sentence, small enough to bound memory
+_HASH_BLOCK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -45,6 +54,7 @@ class CorpusStats:
   lines: int = 0  # sentences emitted
   chars: int = 0
   issues: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+  bad_files: list[list[str]] = dataclasses.field(default_factory=list)  # [path, cause]
 
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)
@@ -56,6 +66,8 @@ class CorpusStats:
          f"{self.chars} chars")
     if self.issues:
       s += "; repaired/skipped: " + ", ".join(f"{k}={v}" for k, v in sorted(self.issues.items()))
+    if self.bad_files:
+      s += "; unreadable: " + "; ".join(f"{p} ({c})" for p, c in self.bad_files)
     return s
 
 
@@ -88,7 +100,7 @@ class Corpus:
       yield doc
     if stats.documents == 0:
       raise ValueError(f"empty corpus: no usable text in {stats.inputs} ({stats.summary()}); "
-                       "expected at least one non-blank line")
+                       "expected at least one non-blank line in a readable file")
 
   def sentences(self) -> Iterator[str]:
     for doc in self.documents():
@@ -132,36 +144,45 @@ class TextFiles(Corpus):
     and a blank line ends a document. Documents never span files.
   split_sentences: also split lines at sentence ends (default: True iff doc_per_line).
   errors: "replace" (undecodable bytes -> U+FFFD, line counted) or "skip" (line dropped, counted).
+  glob: expand the patterns (False: they are file paths, used as given).
+  byte_range: (start, end) of the one plain file to read, both at line starts (see
+    `document_boundaries`): a piece of a big file.
   """
 
   def __init__(self, patterns: Sequence[str] | str, *, doc_per_line: bool = False,
                split_sentences: bool | None = None, encoding: str = "utf-8",
-               errors: str = "replace", max_line_bytes: int = MAX_LINE_BYTES):
+               errors: str = "replace", max_line_bytes: int = MAX_LINE_BYTES,
+               glob: bool = True, byte_range: tuple[int, int] | None = None):
     super().__init__(doc_per_line if split_sentences is None else split_sentences, max_line_bytes)
     if errors not in ("replace", "skip"):
       raise ValueError(f"errors: expected 'replace' or 'skip', got {errors!r}")
     self.patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     self.doc_per_line, self.encoding, self.errors = doc_per_line, encoding, errors
-    self.paths = expand_paths(self.patterns)
+    self.unmatched: list[list[str]] = []  # [pattern, cause] of globs that matched nothing
+    # glob=False: the patterns are file paths taken as they are (a name may hold "[").
+    self.paths = expand_paths(self.patterns, unmatched=self.unmatched) if glob else self.patterns
+    if byte_range is not None and (len(self.paths) != 1 or self.paths[0].endswith(".gz")):
+      raise ValueError(f"byte_range: for one uncompressed file, got {self.paths}")
+    self.byte_range = byte_range
 
   def inputs(self) -> list[str]:
     return list(self.paths)
 
   def fingerprint(self) -> str:
-    files = []
-    for p in self.paths:
-      st = os.stat(p)
-      files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
+    files = [content_fingerprint(p, self.byte_range) for p in self.paths]  # paths left out
     opts = dict(self._options(), doc_per_line=self.doc_per_line, encoding=self.encoding,
                 errors=self.errors)
     return _hash(dict(kind="text_files", files=files, options=opts))
 
   def _documents(self, stats):
+    for pattern, cause in self.unmatched:
+      stats.issues["patterns_matching_nothing"] += 1
+      stats.bad_files.append([pattern, cause])
     for path in self.paths:
       stats.files += 1
-      n_docs = 0
+      n_docs, n_bad = 0, len(stats.bad_files)
       doc, dropped = [], False
-      for text, line_end, whole in self._lines(path, stats):
+      for text, line_end, whole in _guarded(self._lines(path, stats), path, stats):
         if whole and not text.strip():
           if self.doc_per_line:
             continue
@@ -178,18 +199,24 @@ class TextFiles(Corpus):
       if doc or dropped:
         yield from _emit(doc, stats)
         n_docs += bool(doc)
-      if n_docs == 0:
+      if n_docs == 0 and len(stats.bad_files) == n_bad:  # an unreadable file is counted as such
         stats.issues["empty_files"] += 1
 
   def _lines(self, path: str, stats: CorpusStats) -> Iterator[tuple[str, bool, bool]]:
     """Yields (text, line_end, whole) per decoded line or piece of an over-long line: line_end
     is False on all but the last piece, whole is True for a line that was not cut."""
-    opener = gzip.open if path.endswith(".gz") else open
     limit = self.max_line_bytes
-    with opener(path, "rb") as f:
-      carry, in_long, first = b"", False, True
+    start, end = self.byte_range or (0, None)
+    with open_binary(path) as f:
+      if start:
+        f.seek(start)
+      carry, in_long, first, pos = b"", False, start == 0, start
       while True:
-        raw = carry + f.readline(max(limit - len(carry), 1))
+        if end is not None and pos >= end and not carry:  # ranges end at a line start
+          return
+        chunk = f.readline(max(limit - len(carry), 1))
+        pos += len(chunk)
+        raw = carry + chunk
         carry = b""
         if not raw:
           return
@@ -233,6 +260,119 @@ def _split_bytes(raw: bytes) -> tuple[bytes, bytes]:
   return raw[:cut], raw[cut:]
 
 
+def open_binary(path: str):
+  """`path` opened for reading bytes through epath (".gz" decompressed)."""
+  from etils import epath
+
+  f = epath.Path(path).open("rb")
+  if not path.endswith(".gz"):
+    return f
+  return _Gzip(f)
+
+
+class _Gzip(gzip.GzipFile):
+  """A GzipFile that also closes the file object under it (GzipFile leaves a given one open)."""
+
+  def __init__(self, raw):
+    super().__init__(fileobj=raw, mode="rb")
+    self._raw = raw
+
+  def close(self):
+    try:
+      super().close()
+    finally:
+      self._raw.close()
+
+
+_BAD_FILE_ERRORS = (OSError, EOFError, gzip.BadGzipFile)  # BadGzipFile is an OSError; explicit
+
+
+def _guarded(lines, path: str, stats: CorpusStats):
+  """Yields from `lines`; an unreadable file (truncated or fake gzip, permission, I/O error) is
+  counted and named, and what follows the error in that file is skipped."""
+  try:
+    yield from lines
+  except _BAD_FILE_ERRORS as e:
+    cause = _cause(e)
+    stats.issues["unreadable_files_skipped"] += 1
+    stats.bad_files.append([path, cause])
+    log.warning("corpus: skipping %s from the error on: %s", path, cause)
+
+
+def _cause(e: BaseException) -> str:
+  if isinstance(e, EOFError):
+    return f"truncated gzip ({type(e).__name__}: {e})"
+  if isinstance(e, gzip.BadGzipFile):
+    return f"not a gzip file ({e})"
+  return f"{type(e).__name__}: {e}"
+
+
+_HASHES: dict[tuple, list] = {}  # (path, size, mtime_ns) -> [size, sha256]: hash each file once
+
+
+def content_fingerprint(path: str, byte_range: tuple[int, int] | None = None) -> list:
+  """[size, sha256 of the bytes] of one file, or of bytes [start, end) of it (an unreadable
+  file: [size or -1, its error])."""
+  from etils import epath
+
+  p = epath.Path(path)
+  try:
+    st = p.stat()
+    size, mtime = int(st.length), getattr(st, "mtime", None)
+  except OSError as e:
+    return [-1, _cause(e)]
+  start, end = byte_range or (0, size)
+  key = (str(path), size, mtime, start, end)
+  if key not in _HASHES:
+    h = hashlib.sha256()
+    try:
+      with p.open("rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0 and (block := f.read(min(_HASH_BLOCK, left))):
+          h.update(block)
+          left -= len(block)
+      _HASHES[key] = [end - start, h.hexdigest()]
+    except OSError as e:
+      return [size, _cause(e)]
+  return _HASHES[key]
+
+
+def document_boundaries(path: str, piece_bytes: int, doc_per_line: bool) -> list[int]:
+  """Byte offsets [0, b1, ..., size] cutting a plain file into pieces of about `piece_bytes`,
+  each cut at the start of a line after a blank line (doc_per_line: after any newline), so no
+  document is split. Reads a little at each cut, not the file."""
+  from etils import epath
+
+  p = epath.Path(path)
+  size = int(p.stat().length)
+  cuts = [0]
+  sep = re.compile(rb"\n" if doc_per_line else rb"\n\r?\n")
+  with p.open("rb") as f:
+    target = piece_bytes
+    while target < size:
+      f.seek(target)
+      buf, at = b"", target
+      while True:
+        block = f.read(1 << 16)
+        if not block:
+          return cuts + [size]
+        buf += block
+        m = sep.search(buf)
+        if m:
+          cut = at + m.end()
+          break
+        keep = min(2, len(buf))  # a separator may straddle two blocks
+        at += len(buf) - keep
+        buf = buf[len(buf) - keep:]
+      if cut >= size:
+        break
+      if cut > cuts[-1]:
+        cuts.append(cut)
+      target = max(cut, target) + piece_bytes
+  return cuts + [size]
+
+
 def _emit(doc: list[str], stats: CorpusStats) -> Iterator[list[str]]:
   if doc:
     yield doc
@@ -240,17 +380,70 @@ def _emit(doc: list[str], stats: CorpusStats) -> Iterator[list[str]]:
     stats.issues["empty_documents_skipped"] += 1
 
 
-def expand_paths(patterns: Sequence[str]) -> list[str]:
-  """Expands globs (sorted, deduplicated); a pattern that matches no file is an error."""
-  paths = []
+def expand_paths(patterns: Sequence[str], unmatched: list | None = None) -> list[str]:
+  """Expands globs (sorted within a pattern, first occurrence kept), linear in the file count.
+
+  A pattern that matches no file (with its likely cause, e.g. an unreadable folder) is appended
+  to `unmatched` as [pattern, cause] and skipped with a warning; if no pattern matches anything
+  (or `unmatched` is None and one fails), FileNotFoundError names each pattern and cause.
+  """
+  paths, seen, missing = [], set(), []
   for pat in patterns:
-    found = sorted(glob.glob(os.path.expanduser(pat), recursive=True))
-    found = [p for p in found if os.path.isfile(p)]
+    found = _glob_files(pat)
     if not found:
-      raise FileNotFoundError(f"corpus: {pat!r} matches no file; expected text files or globs "
-                              "(e.g. 'data/*.txt', 'shard-*.gz')")
-    paths.extend(p for p in found if p not in paths)
+      missing.append([pat, _why_nothing(pat)])
+      continue
+    for p in found:
+      if p not in seen:
+        seen.add(p)
+        paths.append(p)
+  if missing and (not paths or unmatched is None):
+    raise FileNotFoundError(
+        "corpus: " + "; ".join(f"{p!r} matches no file ({c})" for p, c in missing)
+        + "; expected text files or globs (e.g. 'data/*.txt', 'shard-*.gz')")
+  for pat, cause in missing:
+    log.warning("corpus: skipping %r: matches no file (%s)", pat, cause)
+  if unmatched is not None:
+    unmatched.extend(missing)
   return paths
+
+
+def _glob_files(pat: str) -> list[str]:
+  if "://" in pat:  # a remote filesystem: epath globs relative to the part without wildcards
+    from etils import epath
+
+    root, rest = _split_magic(pat)
+    if not rest:
+      return [pat] if epath.Path(pat).is_file() else []
+    return sorted(str(p) for p in epath.Path(root).glob(rest) if p.is_file())
+  return sorted(p for p in glob.glob(os.path.expanduser(pat), recursive=True) if os.path.isfile(p))
+
+
+def _split_magic(pat: str) -> tuple[str, str]:
+  parts = pat.split("/")
+  for i, part in enumerate(parts):
+    if glob.has_magic(part):
+      return "/".join(parts[:i]), "/".join(parts[i:])
+  return pat, ""
+
+
+def _why_nothing(pat: str) -> str:
+  """The deepest folder above the pattern's first wildcard that exists, and whether it can be
+  listed: glob itself reports an unreadable folder as 'no match'."""
+  root, _ = _split_magic(os.path.expanduser(pat)) if "://" not in pat else (pat, "")
+  folder = root if glob.has_magic(pat) else os.path.dirname(root)
+  folder = folder or "."
+  while folder and not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+    folder = os.path.dirname(folder)
+  try:
+    _listdir(folder)
+  except OSError as e:
+    return f"folder {folder!r} cannot be listed: {type(e).__name__}: {e}"
+  return f"nothing there matches (searched in {folder!r})"
+
+
+def _listdir(folder: str) -> list[str]:
+  return os.listdir(folder)
 
 
 def _hash(obj) -> str:

@@ -11,6 +11,43 @@ from bertlab.data.cache import NpyWriter, TokenCache
 BASE_KEYS = ("input_ids", "token_type_ids", "attention_mask", "word_starts", "special_mask")
 
 
+def fill_row(blk: dict[str, np.ndarray], r: int, parts, ids: np.ndarray, ws: np.ndarray,
+             L: int) -> None:
+  """Writes one example given as parts into row r of `blk` (rows pre-filled as padding: pad ids,
+  zeros, special_mask True). The one place that turns parts into dense arrays, shared by the
+  dense writer and the compact example index (`bertlab.data.example_index`)."""
+  pos = 0
+  for a, b, t in parts:
+    if b < 0:
+      blk["input_ids"][r, pos] = a
+      blk["token_type_ids"][r, pos] = t
+      pos += 1
+      continue
+    n = b - a
+    if pos + n > L:
+      raise AssertionError(f"example longer than max_seq_len={L}: parts {parts}")
+    blk["input_ids"][r, pos:pos + n] = ids[a:b]
+    blk["word_starts"][r, pos:pos + n] = ws[a:b]
+    blk["word_starts"][r, pos] = True
+    blk["special_mask"][r, pos:pos + n] = False
+    blk["token_type_ids"][r, pos:pos + n] = t
+    pos += n
+  blk["attention_mask"][r, :pos] = 1
+
+
+def empty_rows(n: int, L: int, pad_id: int, label_key: str | None) -> dict[str, np.ndarray]:
+  """n rows of padding in the instance arrays' dtypes."""
+  keys = BASE_KEYS + ((label_key,) if label_key else ())
+  out = {k: np.zeros((n,) if k == label_key else (n, L), _dtype(k)) for k in keys}
+  out["input_ids"][:] = pad_id
+  out["special_mask"][:] = True  # pads are special
+  return out
+
+
+def _dtype(key):
+  return np.bool_ if key in ("word_starts", "special_mask") else np.int32
+
+
 class InstanceWriter:
   """Accumulates examples described as parts into [N, L] arrays, block by block.
 
@@ -35,16 +72,12 @@ class InstanceWriter:
     self.count = 0
 
   def _dtype(self, key):
-    return np.bool_ if key in ("word_starts", "special_mask") else np.int32
+    return _dtype(key)
 
   def _new_block(self):
     if self._blk is not None:
       self._retire(self._blk)
-    b, L = self.block, self.L
-    self._blk = {k: np.zeros((b,) if k == self.label_key else (b, L), self._dtype(k))
-                 for k in self.keys}
-    self._blk["input_ids"][:] = self.pad_id
-    self._blk["special_mask"][:] = True  # pads are special
+    self._blk = empty_rows(self.block, self.L, self.pad_id, self.label_key)
     self._n = 0
 
   def _retire(self, blk, rows=None):
@@ -57,26 +90,9 @@ class InstanceWriter:
   def add(self, parts: list[tuple[int, int, int]], label: int = 0) -> None:
     if self._blk is None or self._n == self.block:
       self._new_block()
-    blk, r = self._blk, self._n
-    pos = 0
-    for a, b, t in parts:
-      if b < 0:
-        blk["input_ids"][r, pos] = a
-        blk["token_type_ids"][r, pos] = t
-        pos += 1
-        continue
-      n = b - a
-      if pos + n > self.L:
-        raise AssertionError(f"example longer than max_seq_len={self.L}: parts {parts}")
-      blk["input_ids"][r, pos:pos + n] = self.ids[a:b]
-      blk["word_starts"][r, pos:pos + n] = self.ws[a:b]
-      blk["word_starts"][r, pos] = True
-      blk["special_mask"][r, pos:pos + n] = False
-      blk["token_type_ids"][r, pos:pos + n] = t
-      pos += n
-    blk["attention_mask"][r, :pos] = 1
+    fill_row(self._blk, self._n, parts, self.ids, self.ws, self.L)
     if self.label_key:
-      blk[self.label_key][r] = label
+      self._blk[self.label_key][self._n] = label
     self._n += 1
     self.count += 1
 

@@ -48,24 +48,34 @@ def build_instances(cache: TokenCache, family: str, *, max_seq_len: int, seed: i
   if not 8 <= max_seq_len <= 1 << 16:
     raise ValueError(f"max_seq_len: expected 8..65536, got {max_seq_len}")
   rng = np.random.default_rng(seed)
+  if family in ("roberta", "spanbert") and roberta_packing not in ("full", "doc"):
+    raise ValueError(f"roberta_packing: expected 'full' or 'doc', got {roberta_packing!r}")
+  w = InstanceWriter(cache, max_seq_len, pad_id, LABEL_KEYS.get(family), out_dir)
+  write_examples(cache, family, w, rng, cls_id=cls_id, sep_id=sep_id,
+                 short_seq_prob=short_seq_prob, dupe_factor=dupe_factor,
+                 roberta_packing=roberta_packing)
+  return w.finish()
+
+
+LABEL_KEYS = dict(bert="nsp_label", albert="sop_label")
+
+
+def write_examples(cache: TokenCache, family: str, writer, rng: np.random.Generator, *,
+                   cls_id: int, sep_id: int, short_seq_prob: float = 0.1, dupe_factor: int = 1,
+                   roberta_packing: str = "full") -> None:
+  """Adds every example of `family` built from `cache` to `writer` (an `InstanceWriter`, or the
+  compact `example_index.IndexWriter`: the same examples either way)."""
   sp = dict(cls_id=cls_id, sep_id=sep_id)
   if family in ("bert", "albert"):
-    w = InstanceWriter(cache, max_seq_len, pad_id,
-                       "nsp_label" if family == "bert" else "sop_label", out_dir)
     for _ in range(dupe_factor):
-      instance_pairs.segment_pairs(cache, w, rng, objective="nsp" if family == "bert" else "sop",
+      instance_pairs.segment_pairs(cache, writer, rng, objective="nsp" if family == "bert" else "sop",
                                    short_seq_prob=short_seq_prob, **sp)
   elif family == "electra":
-    w = InstanceWriter(cache, max_seq_len, pad_id, out_dir=out_dir)
     for _ in range(dupe_factor):
-      instance_pairs.electra_pairs(cache, w, rng, **sp)
+      instance_pairs.electra_pairs(cache, writer, rng, **sp)
   else:
-    if roberta_packing not in ("full", "doc"):
-      raise ValueError(f"roberta_packing: expected 'full' or 'doc', got {roberta_packing!r}")
-    w = InstanceWriter(cache, max_seq_len, pad_id, out_dir=out_dir)
-    pack_sentences(cache, w, cross_documents=family == "roberta" and roberta_packing == "full",
+    pack_sentences(cache, writer, cross_documents=family == "roberta" and roberta_packing == "full",
                    **sp)
-  return w.finish()
 
 
 def pack_sentences(cache: TokenCache, writer: InstanceWriter, *, cross_documents: bool,

@@ -54,16 +54,11 @@ def build_pretraining_data(*, family: str, corpus: list[str] | None, tokenizer_d
   if tokenizer_kind != FAMILY_KINDS[family]:
     log.warning("%s with a %s tokenizer (the paper uses %s)", family, tokenizer_kind,
                 FAMILY_KINDS[family])
-  if tokenizer_kind == "bpe" and lowercase:
-    log.warning("lowercase=True ignored: byte-level BPE is cased (RoBERTa has no normalizer)")
-    lowercase = False
-  requested_case = lowercase
-  if lowercase is None and family == "spanbert":
-    lowercase = False  # SpanBERT is cased
+  lowercase, requested_case = resolve_case(family, tokenizer_kind, lowercase)
   options = dict(doc_per_line=doc_per_line, split_sentences=split_sentences)
   text = corpus_spec.open_corpus(corpus, **{k: v for k, v in options.items() if v is not None})
-  tok = _tokenizer(text, tokenizer_dir, tokenizer_kind, vocab_size, lowercase, requested_case,
-                   cache_dir)
+  tok = get_tokenizer(text, tokenizer_dir, tokenizer_kind, vocab_size, lowercase, requested_case,
+                      cache_dir)
   tokens = cache_lib.build_cache(text, tok, cache_dir, progress=progress)
   log.info("token cache %s: %d documents, %d sentences, %d tokens; %s", tokens.path,
            tokens.num_documents, tokens.num_sentences, tokens.num_tokens,
@@ -74,20 +69,37 @@ def build_pretraining_data(*, family: str, corpus: list[str] | None, tokenizer_d
   return tok, _instances(tokens, args, cache_dir)
 
 
-def _tokenizer(text, tokenizer_dir, kind, vocab_size, lowercase, requested_case,
-               cache_dir) -> Tokenizer:
+def resolve_case(family: str, kind: str, lowercase: bool | None) -> tuple[bool | None, bool | None]:
+  """(lowercase to train with, lowercase requested when loading: None = as stored)."""
+  if kind == "bpe" and lowercase:
+    log.warning("lowercase=True ignored: byte-level BPE is cased (RoBERTa has no normalizer)")
+    lowercase = False
+  requested_case = lowercase
+  if lowercase is None and family == "spanbert":
+    lowercase = False  # SpanBERT is cased
+  return lowercase, requested_case
+
+
+def load_tokenizer(directory: str, kind: str, requested_case: bool | None) -> Tokenizer:
+  tok = Tokenizer.load(directory, lowercase=requested_case)  # None: as stored
+  if tok.kind != kind:
+    raise ValueError(f"{directory} holds a {tok.kind} tokenizer, but tokenizer_kind is "
+                     f"{kind!r}; pass tokenizer_kind={tok.kind!r} or another directory")
+  return tok
+
+
+def get_tokenizer(text, tokenizer_dir, kind, vocab_size, lowercase, requested_case,
+                  cache_dir) -> Tokenizer:
+  """Loads the tokenizer of `tokenizer_dir`, or trains one on `text` and keeps it there (or,
+  without a tokenizer_dir, under cache_dir keyed by the corpus contents and options)."""
   from bertlab.data.tokenizer_training import train_tokenizer
 
-  if tokenizer_dir and _has_tokenizer(tokenizer_dir):
-    tok = Tokenizer.load(tokenizer_dir, lowercase=requested_case)  # None: as stored
-    if tok.kind != kind:
-      raise ValueError(f"{tokenizer_dir} holds a {tok.kind} tokenizer, but tokenizer_kind is "
-                       f"{kind!r}; pass tokenizer_kind={tok.kind!r} or another directory")
-    return tok
+  if tokenizer_dir and has_tokenizer(tokenizer_dir):
+    return load_tokenizer(tokenizer_dir, kind, requested_case)
   key = _hash(dict(corpus=text.fingerprint(), kind=kind, vocab_size=vocab_size,
                    lowercase=lowercase))
   saved = tokenizer_dir or os.path.join(cache_dir, f"tokenizer-{kind}-{key}")
-  if _has_tokenizer(saved):
+  if has_tokenizer(saved):
     return Tokenizer.load(saved)
   log.info("training a %s tokenizer (vocab %d) on %s", kind, vocab_size, text.inputs())
   tok = train_tokenizer(kind, text, vocab_size=vocab_size, lowercase=lowercase)
@@ -95,13 +107,14 @@ def _tokenizer(text, tokenizer_dir, kind, vocab_size, lowercase, requested_case,
     tok.save(saved)
   else:
     # Atomic, and the first writer wins: processes sharing the directory all load the same
-    # vocabulary (WordPiece training is not bit-reproducible, huggingface/tokenizers#1794).
+    # vocabulary (WordPiece training is made deterministic in tokenizer_training, but
+    # SentencePiece's sampling and thread count need not be).
     with cache_lib.atomic_dir(saved) as tmp:
       tok.save(tmp)
   return Tokenizer.load(saved)
 
 
-def _has_tokenizer(directory: str) -> bool:
+def has_tokenizer(directory: str) -> bool:
   return os.path.isdir(directory) and any(
       n in _TOKENIZER_FILES or n.endswith(".model") for n in os.listdir(directory))
 

@@ -48,10 +48,12 @@ def train_tokenizer(kind: str, texts: corpora.Corpus | Iterable[str], *, vocab_s
       raise ValueError("bpe: byte-level BPE is cased as RoBERTa's; got lowercase=True")
     lowercase = False
   lowercase = True if lowercase is None else bool(lowercase)
-  lines = _non_empty(corpora.iter_texts(texts))
+  if not isinstance(texts, corpora.Corpus):
+    texts = list(texts)  # WordPiece reads the text twice; a Corpus is re-read from its files
+  lines = lambda: _non_empty(corpora.iter_texts(texts))
   with tempfile.TemporaryDirectory() as tmp:
     if kind == "sentencepiece":
-      _train_sentencepiece(lines, vocab_size, lowercase, max_sentences, tmp)
+      _train_sentencepiece(lines(), vocab_size, lowercase, max_sentences, tmp)
     else:
       _train_hf(kind, lines, vocab_size, lowercase, min_frequency, tmp)
     return _load(kind, tmp, lowercase)
@@ -84,17 +86,15 @@ def _train_hf(kind, lines, vocab_size, lowercase, min_frequency, out_dir):
     tok.normalizer = hf.normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=lowercase, lowercase=lowercase)
     tok.pre_tokenizer = hf.pre_tokenizers.BertPreTokenizer()
-    # limit_alphabet as Hugging Face's BertWordPieceTokenizer: rare characters become [UNK].
-    trainer = hf.trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
-        limit_alphabet=1000, continuing_subword_prefix="##", show_progress=False)
+    trainer = _wordpiece_trainer(hf, vocab_size, min_frequency,
+                                 specials + _continuation_chars(hf, tok, lines, specials))
   else:
     tok = hf.Tokenizer(hf.models.BPE())
     tok.pre_tokenizer = hf.pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = hf.trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
         initial_alphabet=hf.pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-  tok.train_from_iterator(_batches(lines), trainer=trainer)
+  tok.train_from_iterator(_batches(lines()), trainer=trainer)
   for i, t in enumerate(specials):
     assert tok.token_to_id(t) == i, (t, tok.token_to_id(t))
   if kind == "wordpiece":
@@ -103,6 +103,31 @@ def _train_hf(kind, lines, vocab_size, lowercase, min_frequency, out_dir):
       f.writelines(t + "\n" for t, _ in sorted(vocab.items(), key=lambda kv: kv[1]))
   else:
     tok.model.save(out_dir)  # vocab.json + merges.txt
+
+
+def _wordpiece_trainer(hf, vocab_size, min_frequency, specials):
+  # limit_alphabet as Hugging Face's BertWordPieceTokenizer: rare characters become [UNK].
+  return hf.trainers.WordPieceTrainer(
+      vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
+      limit_alphabet=1000, continuing_subword_prefix="##", show_progress=False)
+
+
+def _continuation_chars(hf, tok, lines, specials) -> list[str]:
+  """Every "##c" token the trainer will create, sorted by code point.
+
+  Why: Hugging Face's WordPiece trainer gives "##c" tokens ids in the iteration order of a
+  per-process randomly seeded hash map; merges of equal count are then ranked by those ids, so
+  two fresh processes learn different vocabularies from the same text (huggingface/tokenizers
+  #1794). Declared up front, in a fixed order, as extra special tokens, they get fixed ids and
+  the merges become deterministic. A first pass with no merges (vocab_size 1: the trainer stops
+  before merging) lists them; it only counts words, a fraction of the full training.
+  Only `vocab.txt` is kept, so these "specials" are ordinary vocabulary entries afterwards.
+  """
+  probe = hf.Tokenizer(hf.models.WordPiece(unk_token="[UNK]"))
+  probe.normalizer, probe.pre_tokenizer = tok.normalizer, tok.pre_tokenizer
+  probe.train_from_iterator(_batches(lines()),
+                            trainer=_wordpiece_trainer(hf, 1, 0, specials))
+  return sorted(t for t in probe.get_vocab() if t.startswith("##") and len(t) > 2)
 
 
 def _batches(lines: Iterator[str], size: int = 1000) -> Iterator[list[str]]:

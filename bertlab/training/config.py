@@ -77,6 +77,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       lowercase=family not in ("roberta", "spanbert"),  # byte BPE and SpanBERT are cased
       max_seq_len=128,
       cache_dir="",             # "" = WORKDIR/cache
+      prepared_dir="",          # a corpus from `python -m bertlab.data.prepare`; "" = prepare here
       eval_fraction=0.02,       # held-out slice of instances for periodic evaluation
       dynamic_masking=True,     # RoBERTa; False = static masks drawn once per instance
       packing=False,            # several examples per row, no padding computed (data/packing.py)

@@ -24,7 +24,7 @@ def test_cache_holds_documents_of_ids(tmp_path, corpus_file, tokenizer):
   c = cache_lib.build_cache(corpus, tokenizer, str(tmp_path), batch_sentences=7, progress=False)
   docs = list(corpus.documents())
   assert c.num_documents == len(docs) and c.num_sentences == sum(map(len, docs))
-  assert isinstance(c.ids, np.memmap) and c.ids.dtype == np.int32
+  assert isinstance(c.ids, np.memmap) and c.ids.dtype == np.uint16  # vocab < 65536
   assert c.word_starts.dtype == np.bool_ and c.sentence_offsets.dtype == np.int64
   for d in (0, 5, len(docs) - 1):
     expected = tokenizer.encode_batch(docs[d])
