@@ -27,7 +27,8 @@ import numpy as np
 sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
 
 from bertlab.data import cache as cache_lib
-from bertlab.data import corpora, instances, pipeline
+from bertlab.data import instances, pipeline
+from bertlab.data.corpus_spec import open_corpus
 from bertlab.data.tokenizer_training import train_tokenizer
 from bertlab.objectives import masking
 from bertlab.objectives.registry import DEFAULT_MASKING
@@ -81,7 +82,7 @@ def main():
   opts = dict(doc_per_line=args.doc_per_line)
   if args.split_sentences:
     opts["split_sentences"] = True
-  corpus = corpora.open_corpus(args.files or None, **opts)
+  corpus = open_corpus(args.files or None, **opts)
   r = dict(files=args.files or ["pydoc_data.topics"], kind=args.kind, family=args.family,
            seq_len=args.seq_len, batch_size=args.batch_size, cpus=os.cpu_count())
 

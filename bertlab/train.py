@@ -145,7 +145,8 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
   """(tokenizer, train iterator, eval batches) for this host.
 
   rows: the rows [lo, hi) of every global batch this host's devices hold (default: an equal
-  share by process index). Training and evaluation batches are the same global batches for
+  share by process index). A config.json of an older run (e.g. a distillation teacher's) may
+  lack the newer data keys; their defaults apply. Training and evaluation batches are the same global batches for
   any number of hosts (data/stream.py)."""
   from bertlab.data import example_index, pipeline
 
@@ -172,7 +173,7 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
                                        packing=packing_spec(config),
                                        predictions=prediction_budget(config),
                                        static_masks=not d.dynamic_masking,
-                                       num_workers=d.num_workers)
+                                       num_workers=d.get("num_workers", 0))
   eval_batches = []
   for start in range(0, n_eval, config.batch_size):
     # Global eval batch: held-out examples [start, start + B); each masked by its own index.
