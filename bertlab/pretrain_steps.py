@@ -39,6 +39,20 @@ def encoders(config, platform: str = "cpu"):
   return resolve(enc), (resolve(gen) if gen is not None else None)
 
 
+def packing_spec(config):
+  """The row capacity when `data.packing` is on, else None."""
+  from bertlab.data.packing import PackingSpec
+
+  d = config.data
+  if not d.packing:
+    return None
+  spec = PackingSpec.default(d.max_seq_len, config.objective.max_predictions, bins=d.pack_bins)
+  if d.pack_max_examples:
+    s = d.pack_max_examples
+    spec = PackingSpec(d.max_seq_len, spec.max_predictions, s, d.pack_bins)
+  return spec
+
+
 def batch_spec(config) -> dict:
   """The global training batch of `config` as {key: ShapeDtypeStruct}, without building data.
 
@@ -47,8 +61,6 @@ def batch_spec(config) -> dict:
   (data.packing) add segment_ids and positions [B, L], widen predictions to the packing's P',
   and carry S examples' [CLS] positions, labels and weights [B, S]
   (tests/test_pretrain_steps.py checks this against the real pipeline)."""
-  from bertlab.train import packing_spec
-
   b, seq = config.batch_size, config.data.max_seq_len
   i32, f32 = np.dtype(np.int32), np.dtype(np.float32)
   spec = packing_spec(config)

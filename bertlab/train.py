@@ -16,6 +16,7 @@ import sys
 import jax
 import numpy as np
 
+from bertlab.pretrain_steps import packing_spec
 from bertlab.training import config as config_lib
 
 log = logging.getLogger("bertlab")
@@ -90,20 +91,6 @@ class _ModelKeys:
   def close(self):
     if hasattr(self._it, "close"):
       self._it.close()
-
-
-def packing_spec(config):
-  """The row capacity when `data.packing` is on, else None."""
-  from bertlab.data.packing import PackingSpec
-
-  d = config.data
-  if not d.packing:
-    return None
-  spec = PackingSpec.default(d.max_seq_len, config.objective.max_predictions, bins=d.pack_bins)
-  if d.pack_max_examples:
-    s = d.pack_max_examples
-    spec = PackingSpec(d.max_seq_len, spec.max_predictions, s, d.pack_bins)
-  return spec
 
 
 def prepared_data(config, workdir: str):

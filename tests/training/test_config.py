@@ -79,18 +79,18 @@ def test_cli_missing_or_empty_corpus_is_one_clear_line(tmp_path):
 
 
 def test_packing_spec_follows_the_config():
-  from bertlab import train
+  from bertlab import pretrain_steps
 
   c = tiny_config("bert")
-  assert train.packing_spec(c) is None  # off by default: the papers' batches are sequences
+  assert pretrain_steps.packing_spec(c) is None  # off by default: the papers' batches are sequences
   with c.unlocked():
     c.data.packing = True
-  spec = train.packing_spec(c)
+  spec = pretrain_steps.packing_spec(c)
   assert (spec.max_seq_len, spec.max_examples, spec.max_predictions, spec.bins) == (
       64, 4, c.objective.max_predictions + 2, 64)
   with c.unlocked():
     c.data.pack_max_examples = 6
-  assert train.packing_spec(c).max_examples == 6
+  assert pretrain_steps.packing_spec(c).max_examples == 6
 
 
 def test_layer_loop_is_left_to_the_backend_and_a_flag_can_set_it(tmp_path):
