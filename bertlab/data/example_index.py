@@ -124,6 +124,13 @@ class ExampleIndex:
   def __len__(self) -> int:
     return len(self._first) - 1
 
+  def lengths(self) -> np.ndarray:
+    """Real (non-pad) tokens of every example, int64 [N], from the index alone (packing plans
+    its rows with these before reading any example): [CLS] + the ranges + their [SEP]s."""
+    per_range = self._lens.astype(np.int64) + ((self._flags & _SEP) > 0)
+    c = np.concatenate([[0], np.cumsum(per_range)])
+    return np.minimum(self.L, 1 + c[self._first[1:]] - c[self._first[:-1]])
+
   def parts(self, i: int) -> list[tuple[int, int, int]]:
     """Example i as the builders described it."""
     _, cls_id, sep_id = self._specials
@@ -171,6 +178,10 @@ class Concat:
     s = int(np.searchsorted(self._ends, i, side="right"))
     return self.sources[s][i - (int(self._ends[s - 1]) if s else 0)]
 
+  def lengths(self) -> np.ndarray:
+    return np.concatenate([s.lengths() for s in self.sources]) if self.sources else (
+        np.zeros(0, np.int64))
+
 
 class Slice:
   """Examples lo .. hi-1 of a random-access source (a view, nothing copied)."""
@@ -188,3 +199,6 @@ class Slice:
     if not 0 <= i < len(self):
       raise IndexError(f"example {i} of {len(self)}")
     return self.source[self.lo + i]
+
+  def lengths(self) -> np.ndarray:
+    return np.asarray(self.source.lengths())[self.lo:self.hi]
