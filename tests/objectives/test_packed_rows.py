@@ -5,7 +5,6 @@ read each example's own [CLS]. So a batch of packed rows and a batch of the same
 per row must give the same losses and metrics (deterministic forward, float32).
 """
 
-import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,9 +53,18 @@ def _stack(rows):
 
 
 def _packed(examples):
+  """Examples packed in order, first fit into the open row (the pipeline plans rows the same
+  way per window; here the order is kept so every row is checked against its examples)."""
   spec = packing.PackingSpec(max_seq_len=L, max_predictions=2 * P, max_examples=4, bins=4)
-  parts = [packing.trim(e) for e in examples]
-  rows = list(packing.pack(grain.MapDataset.source(parts).to_iter_dataset(), spec, parts[0]))
+  rows, row = [], []
+  for part in (packing.trim(e) for e in examples):
+    grown = row + [part]
+    if row and (sum(len(x["input_ids"]) for x in grown) > L or len(grown) > 4
+                or sum(len(x["mlm_positions"]) for x in grown) > 2 * P):
+      rows.append(packing.pack_row(row, spec))
+      grown = [part]
+    row = grown
+  rows.append(packing.pack_row(row, spec))
   assert len(rows) < len(examples)  # several examples share a row
   return _stack(rows)
 
