@@ -23,6 +23,8 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
     "absl-py>=2",
     "tensorboardX>=2.6",
+    # study.png (bertlab/study/report.py), drawn headless.
+    "matplotlib>=3.8,<4",
 ]
 
 EXTRAS_REQUIRE = {
