@@ -23,6 +23,8 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
     "absl-py>=2",
     "tensorboardX>=2.6",
+    # Every path the data preparation reads or writes (gs:// where a backend is installed).
+    "etils[epath]>=1.5,<2",
     # study.png (bertlab/study/report.py), drawn headless.
     "matplotlib>=3.8,<4",
 ]
