@@ -199,6 +199,8 @@ def fill_mask(m, text, top_k: int = 5):
   for i, x in enumerate(positions):
     pos[i, :len(x)] = x
   types = [np.zeros_like(r) for r in rows]
+  # Padded vocabulary ids (vocab_multiple) have probability 0: never among the top k.
+  top_k = min(top_k, m.config.vocab_size)
   fn = lambda params, i, a, t, pos_BxP: jax.lax.top_k(jax.nn.softmax(
       m._mlm_logits(params, i, a, t, pos_BxP).astype(jnp.float32)), top_k)
   (probs, ids), _ = m._run(f"fill_mask{top_k}", fn, list(rows), types, pos)

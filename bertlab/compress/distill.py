@@ -55,10 +55,12 @@ class Distiller(nn.Module):
       raise ValueError(f"Distiller.objective: expected one of {OBJECTIVES}; found "
                        f"{self.objective!r}.")
     t, s = self.teacher.config, self.student.config
-    if self.objective == "mlm" and t.vocab_size != s.vocab_size:
+    if self.objective == "mlm" and (t.vocab_size, t.padded_vocab_size) != (
+        s.vocab_size, s.padded_vocab_size):
       raise ValueError(f"MLM distillation compares logits over one vocabulary: the teacher has "
-                       f"vocab_size {t.vocab_size}, the student {s.vocab_size}; give the "
-                       "student the teacher's vocabulary (and tokenizer).")
+                       f"vocab_size {t.vocab_size} padded to {t.padded_vocab_size}, the student "
+                       f"{s.vocab_size} padded to {s.padded_vocab_size}; give the student the "
+                       "teacher's vocabulary (and tokenizer) and vocab_multiple.")
     self.projection = (dense(s, t.hidden_size, ("embed", None), "projection")
                        if self.alpha_hidden and s.hidden_size != t.hidden_size else None)
 

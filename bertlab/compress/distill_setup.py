@@ -23,8 +23,8 @@ def student_config(teacher: EncoderConfig, student: ml_collections.ConfigDict) -
   overrides = {k: int(student[k]) for k in SIZES if student[k]}
   if student.preset or {"hidden_size", "num_heads"} & set(overrides):
     overrides["attention_head_size"] = None  # a pruned teacher's head width does not carry over
-  follow = ("vocab_size", "max_position_embeddings", "type_vocab_size", "position_offset",
-            "pad_token_id", "dtype")
+  follow = ("vocab_size", "vocab_multiple", "max_position_embeddings", "type_vocab_size",
+            "position_offset", "pad_token_id", "dtype")
   try:
     return base.replace(**{k: getattr(teacher, k) for k in follow}, **overrides)
   except ValueError as e:

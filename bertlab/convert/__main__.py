@@ -1,10 +1,12 @@
 """Convert checkpoints between Hugging Face layouts and ours.
 
-  python -m bertlab.convert import HF_DIR OUT [--encoder-only]
+  python -m bertlab.convert import HF_DIR OUT [--encoder-only] [--vocab-multiple N]
       HF_DIR: a local Hugging Face checkpoint directory (config.json + model.safetensors or
       pytorch_model.bin, tokenizer files), or DIR/{generator,discriminator} for ELECTRA.
       OUT: our layout (bertlab.json + params.safetensors + the tokenizer files), which
-      `bertlab.load(OUT)` reads.
+      `bertlab.load(OUT)` reads. --vocab-multiple pads the vocabulary to a multiple of N (as
+      pretraining configs do, N = 128) so a tensor axis divides it; padded ids are never
+      predicted, and `export` writes the real size back.
   python -m bertlab.convert export CHECKPOINT OUT [--step N] [--seed S]
       CHECKPOINT: our pretraining or fine-tuning workdir, or a directory `import` wrote.
       OUT: a Hugging Face directory that `transformers` `from_pretrained` loads (ELECTRA:
@@ -30,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
   imp.add_argument("out", metavar="OUT")
   imp.add_argument("--encoder-only", action="store_true",
                    help="keep the encoder of any architecture, drop its heads")
+  imp.add_argument("--vocab-multiple", type=int, default=1, metavar="N",
+                   help="pad the vocabulary to a multiple of N (e.g. 128) so a tensor axis "
+                        "divides it; default 1: as the checkpoint")
   exp = sub.add_parser("export", help="our workdir or layout -> Hugging Face directory")
   exp.add_argument("source", metavar="CHECKPOINT")
   exp.add_argument("out", metavar="OUT")
@@ -60,7 +65,15 @@ def run(argv: list[str], echo=print) -> int:
       raise ValueError(f"{args.source} is already ours (a converted directory or a workdir); "
                        "`import` reads Hugging Face directories: `bertlab.load` reads this one "
                        "as it is, and `export` writes a Hugging Face directory from it")
+    from bertlab.convert.vocab_padding import with_vocab_multiple
+
     bundle = bundle_from_hf(args.source, encoder_only=args.encoder_only)
+    if args.vocab_multiple != 1:
+      v = bundle.encoder_config
+      bundle = with_vocab_multiple(bundle, args.vocab_multiple)
+      bundle.notes.append(f"vocabulary padded from {v.vocab_size} to "
+                          f"{bundle.encoder_config.padded_vocab_size} rows (padded ids never "
+                          "predicted; export writes the real size)")
     lines = [f"{args.source} -> {args.out} ({bundle.family} {type(bundle.model).__name__})"]
     lines += [f"  {n}" for n in bundle.notes]
     lines += [f"  {n}" for n in ours.save_ours(bundle, args.out)]

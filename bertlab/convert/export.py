@@ -12,7 +12,8 @@ the tokenizer's files, which `transformers` `from_pretrained` loads as they are.
                                  (ElectraForPreTraining), each with the shared embeddings
   TaskModel                      {Family}ForSequenceClassification / ForTokenClassification /
                                  ForQuestionAnswering, with id2label
-Tied tensors (MLM decoder = word embeddings) are left out, as `save_pretrained` does.
+Tied tensors (MLM decoder = word embeddings) are left out, as `save_pretrained` does; a padded
+vocabulary (`vocab_multiple`) is cut back to `vocab_size` rows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bertlab.convert.from_hf import FAMILY_FIELD
 from bertlab.convert.hf import encoder_state_from_params
 from bertlab.convert.hf_config import hf_config_from_encoder
 from bertlab.convert.ours import copy_tokenizer, has_tokenizer
+from bertlab.convert.vocab_padding import with_vocab_multiple
 from bertlab.encoder import Encoder
 from bertlab.objectives.electra import ElectraForPretraining
 from bertlab.objectives.pretraining import MaskedLmModel
@@ -61,7 +63,9 @@ def to_hf(model, params: dict, out: str, *, family: str, tokenizer=None,
 
 
 def export_bundle(bundle: Bundle, out: str) -> list[str]:
-  """Writes `bundle` as one HF directory (ELECTRA pair: out/generator, out/discriminator)."""
+  """Writes `bundle` as one HF directory (ELECTRA pair: out/generator, out/discriminator).
+  A padded vocabulary (vocab_multiple) is written at its real size, as transformers expects."""
+  bundle = with_vocab_multiple(bundle, 1)
   model = bundle.model
   lines = [f"{bundle.family} {type(model).__name__} -> {out}"] + [
       f"  source: {n}" for n in bundle.notes]

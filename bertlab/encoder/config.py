@@ -21,6 +21,14 @@ class EncoderConfig:
   or "groups" (ALBERT's `num_hidden_groups`: layers split into consecutive groups that
   share weights within a group).
   `position_offset`: RoBERTa's layout starts positions at `pad_token_id + 1`.
+  `vocab_multiple`: the word table and every output (MLM) projection hold
+  `padded_vocab_size` rows, `vocab_size` rounded up to this multiple, so that a tensor axis of
+  2, 4, 8 ... divides the vocabulary dimension (30,522 and 50,265 divide by no power of two
+  past 2). The padded rows are never predicted: heads mask their logits (encoder/vocab.py),
+  so losses, accuracies and samples equal the unpadded model's. 1 = no padding, the shape of
+  a Hugging Face checkpoint; pretraining configs default to 128 (Megatron's
+  make-vocab-size-divisible-by, MaxText's vocab padding), which every tensor width up to 128
+  divides and which keeps the table's rows a multiple of the TPU's 128-wide tiles.
   `attention_head_size`: the width D of one head; None means hidden_size // num_heads, as in
   every published model. Head pruning (bertlab.compress) keeps each head's width while it
   removes heads, so a pruned model has num_heads * D < hidden_size.
@@ -45,6 +53,7 @@ class EncoderConfig:
   attention_head_size: int | None = None  # None: hidden_size // num_heads.
   max_position_embeddings: int = 512
   type_vocab_size: int = 2
+  vocab_multiple: int = 1  # pad the vocabulary dimension to a multiple of this (see above)
   position_offset: int = 0
   pad_token_id: int = 0
   hidden_act: str = "gelu"
@@ -66,7 +75,8 @@ class EncoderConfig:
       raise ValueError(f"EncoderConfig.{field}: {msg}")
 
     for f in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
-              "max_position_embeddings", "type_vocab_size", "num_hidden_groups"):
+              "max_position_embeddings", "type_vocab_size", "num_hidden_groups",
+              "vocab_multiple"):
       v = getattr(self, f)
       if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
         bad(f, f"expected a positive int, got {v!r}")
@@ -114,6 +124,12 @@ class EncoderConfig:
   def embed_dim(self) -> int:
     """Width E of the embedding tables."""
     return self.embedding_size or self.hidden_size
+
+  @property
+  def padded_vocab_size(self) -> int:
+    """Rows of the word table and columns of the MLM logits: vocab_size rounded up to a
+    multiple of vocab_multiple. Ids from vocab_size on are padding, never predicted."""
+    return -(-self.vocab_size // self.vocab_multiple) * self.vocab_multiple
 
   @property
   def head_dim(self) -> int:

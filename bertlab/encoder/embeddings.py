@@ -25,7 +25,8 @@ class Embeddings(nn.Module):
       return nn.Embed(n, e, embedding_init=kernel_init(cfg, axes), param_dtype=jnp.float32,
                       dtype=compute_dtype(cfg), name=name)
 
-    self.word = table(cfg.vocab_size, ("vocab", "embed"), "word")
+    # padded_vocab_size rows (vocab_multiple): ids >= vocab_size are never fed nor predicted.
+    self.word = table(cfg.padded_vocab_size, ("vocab", "embed"), "word")
     self.position = table(cfg.max_position_embeddings, (None, "embed"), "position")
     self.token_type = table(cfg.type_vocab_size, (None, "embed"), "token_type")
     self.norm = layer_norm(cfg, "norm")
@@ -52,5 +53,6 @@ class Embeddings(nn.Module):
     return x_BxLxE
 
   def attend(self, x_xE):
-    """Logits against the word table (the tied output layer of MLM heads): [..., E] -> [..., V]."""
+    """Logits against the word table (the tied output layer of MLM heads): [..., E] -> [..., V]
+    with V = padded_vocab_size; heads mask the padded columns (encoder/vocab.py)."""
     return self.word.attend(x_xE)

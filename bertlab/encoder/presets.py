@@ -93,7 +93,7 @@ def published_count(name: str) -> int:
 def count_params(cfg: EncoderConfig) -> int:
   """Encoder parameter count from the architecture (no initialisation), equal to the module's."""
   h, e, f = cfg.hidden_size, cfg.embed_dim, cfg.intermediate_size
-  emb = (cfg.vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * e + 2 * e
+  emb = (cfg.padded_vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * e + 2 * e
   proj = (e * h + h) if e != h else 0
   a = cfg.num_heads * cfg.head_dim  # = h, except in head-pruned models
   layer = 3 * (h * a + a) + (a * h + h) + (h * f + f) + (f * h + h) + 2 * 2 * h

@@ -17,8 +17,8 @@ from bertlab.objectives import losses
 from bertlab.objectives.heads import DiscriminatorHead, MlmHead, gather_positions
 from bertlab.objectives.pretraining import packed_inputs
 
-SHARED_FIELDS = ("vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size",
-                 "position_offset", "pad_token_id", "dtype")
+SHARED_FIELDS = ("vocab_size", "vocab_multiple", "embedding_size", "max_position_embeddings",
+                 "type_vocab_size", "position_offset", "pad_token_id", "dtype")
 
 
 class ElectraForPretraining(nn.Module):

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from bertlab.encoder.common import activation, bias_init, compute_dtype, dense, layer_norm
 from bertlab.encoder.config import EncoderConfig
 from bertlab.encoder.dropout import Dropout
+from bertlab.encoder.vocab import mask_padded_logits
 
 
 def gather_positions(x_BxLxH, positions_BxP):
@@ -20,6 +21,7 @@ class MlmHead(nn.Module):
   `out_dim` is the embedding width E: BERT/RoBERTa have E = H; ALBERT and ELECTRA's
   generator map H -> E here so the decoder can be the E-wide embedding table.
   Called only on the masked positions: at vocab 30k the decoder is most of the head's FLOPs.
+  Logits are [B, P, padded_vocab_size] with the padded ids masked (never predicted).
   """
 
   config: EncoderConfig
@@ -31,9 +33,9 @@ class MlmHead(nn.Module):
     h_BxPxE = dense(cfg, self.out_dim, ("embed", None), "transform")(x_BxPxH)
     h_BxPxE = activation(cfg.hidden_act)(h_BxPxE)
     h_BxPxE = layer_norm(cfg, "transform_norm", axis_name=None)(h_BxPxE)
-    bias_V = self.param("bias", bias_init(("vocab",)), (cfg.vocab_size,), jnp.float32)
+    bias_V = self.param("bias", bias_init(("vocab",)), (cfg.padded_vocab_size,), jnp.float32)
     logits_BxPxV = attend(h_BxPxE) + bias_V.astype(compute_dtype(cfg))
-    return logits_BxPxV
+    return mask_padded_logits(logits_BxPxV, cfg.vocab_size)
 
 
 class PairClassifier(nn.Module):
@@ -89,5 +91,6 @@ class SpanBoundaryHead(nn.Module):
       h_BxPxD = dense(cfg, width, (None, "embed"), f"dense_{i}")(h_BxPxD)
       h_BxPxD = layer_norm(cfg, f"norm_{i}")(activation("gelu")(h_BxPxD))
     chex.assert_shape(h_BxPxD, (b, p, cfg.embed_dim))
-    bias_V = self.param("bias", bias_init(("vocab",)), (cfg.vocab_size,), jnp.float32)
-    return attend(h_BxPxD) + bias_V.astype(compute_dtype(cfg))
+    bias_V = self.param("bias", bias_init(("vocab",)), (cfg.padded_vocab_size,), jnp.float32)
+    return mask_padded_logits(attend(h_BxPxD) + bias_V.astype(compute_dtype(cfg)),
+                              cfg.vocab_size)

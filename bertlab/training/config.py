@@ -21,6 +21,11 @@ from bertlab.training.mesh import resolve_shape
 
 MASKING = ("token", "whole_word", "ngram", "span", "electra")
 TOKENIZERS = ("wordpiece", "sentencepiece", "bpe")
+# model.vocab_multiple of every pretraining config: the vocabulary padded to a multiple of 128
+# (Megatron's make-vocab-size-divisible-by, MaxText's default), so a tensor axis up to 128 wide
+# divides it; the padded ids are never predicted (bertlab/encoder/vocab.py). Export writes the
+# real vocab_size. A Hugging Face checkpoint loads unpadded (EncoderConfig's default, 1).
+VOCAB_MULTIPLE = 128
 DEFAULT_TOKENIZER = {"bert": "wordpiece", "albert": "sentencepiece", "roberta": "bpe",
                      "electra": "wordpiece", "spanbert": "wordpiece"}
 
@@ -42,14 +47,14 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
   """
   if family not in FAMILIES:
     raise ValueError(f"family: {family!r} is not one of {FAMILIES}")
-  enc = presets.get(model)
+  enc = presets.get(model).replace(vocab_multiple=VOCAB_MULTIPLE)
   c = ml_collections.ConfigDict()
   c.family = family
   c.model = _encoder_dict(enc)
   c.generator = ml_collections.ConfigDict()
   if family == "electra":
     if generator:
-      gen = presets.get(generator)
+      gen = presets.get(generator).replace(vocab_multiple=enc.vocab_multiple)
     else:
       f = generator_fraction or 0.25
       gen = enc.replace(hidden_size=max(int(enc.hidden_size * f), 1),
