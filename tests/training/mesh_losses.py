@@ -29,16 +29,17 @@ def batches(n, b=8, l=16, p=4, vocab=64):
     yield x
 
 
-def main(mesh_shape, family="bert", hidden=32, batch=8):
-  cfg = EncoderConfig(vocab_size=64, hidden_size=hidden, num_layers=2, num_heads=4,
-                      intermediate_size=64, hidden_dropout=0.0, attention_dropout=0.0)
+def main(mesh_shape, family="bert", hidden=32, batch=8, vocab=64, vocab_multiple=1):
+  cfg = EncoderConfig(vocab_size=vocab, hidden_size=hidden, num_layers=2, num_heads=4,
+                      intermediate_size=64, hidden_dropout=0.0, attention_dropout=0.0,
+                      vocab_multiple=vocab_multiple)
   model = build_model(family, cfg)
   opt = ml_collections.ConfigDict(dict(
       name="adamw", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.01,
       warmup_steps=1, schedule="linear", power=1.0, end_lr_ratio=0.0, clip_norm=1.0))
   tx, lr = optimizers.build(opt, 5)
   mesh = mesh_lib.make_mesh(mesh_shape)
-  data = list(batches(5, b=batch))
+  data = list(batches(5, b=batch, vocab=vocab))
   steps = step_lib.build(model, tx, lr, mesh, data[0], seed=0)
   state = steps.init()
   losses = []

@@ -1,6 +1,7 @@
 """The same losses on every mesh of 8 CPU devices; a shape that cannot shard is a clear error."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -38,6 +39,21 @@ def test_shape_that_cannot_shard_is_a_clear_error_before_compiling():
   assert "heads" in out.stderr or "dim 4" in out.stderr
   out = _run(mesh_shape=[8, 1, 1], batch=6)
   assert "batch_size 6 over data*fsdp = 8" in out.stderr
+
+
+def test_padded_vocab_shards_over_a_tensor_axis_of_4():
+  """Vocab 61 divides by no tensor axis; padded to 64 (vocab_multiple 8) it shards 4 ways and
+  trains to the unpadded single-device losses. Unpadded, it is refused before compiling."""
+  out = _run(devices=4, mesh_shape=[1, 1, 4], vocab=61)
+  assert out.returncode != 0 and "cannot shard on mesh" in out.stderr
+  assert "dim 61 over tensor = 4 devices" in out.stderr, out.stderr[-2000:]
+  results = {}
+  for shape, multiple in (((1, 1, 1), 1), ((1, 1, 4), 8)):
+    out = _run(devices=math.prod(shape), mesh_shape=list(shape), vocab=61,
+               vocab_multiple=multiple)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results[shape] = json.loads(out.stdout.strip().splitlines()[-1])["losses"]
+  np.testing.assert_allclose(results[(1, 1, 4)], results[(1, 1, 1)], rtol=2e-5)
 
 
 @pytest.mark.parametrize("shape,msg", [((3, 1, 1), "needs 3 devices"),
