@@ -43,10 +43,16 @@ def _name(model, topo, mesh, accum):
 
 
 def run_one(out, model, topo, mesh, accum, timeout) -> dict | None:
+  """The report of one compile (None when it timed out, now or in an earlier run with at
+  least this timeout: a timeout is recorded so that a resumed plan moves on)."""
   path = os.path.join(out, _name(model, topo, mesh, accum) + ".json")
   if os.path.exists(path):
     with open(path) as f:
-      return json.load(f)
+      r = json.load(f)
+    if "timed_out_s" not in r:
+      return r
+    if r["timed_out_s"] >= timeout:
+      return None
   config, extra, _, _ = MODELS[model]
   cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "aot.py"), f"--config={config}",
          f"--topology={topo}", f"--mesh_shape={tuple(mesh)}", f"--json={path}",
@@ -56,6 +62,8 @@ def run_one(out, model, topo, mesh, accum, timeout) -> dict | None:
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
   except subprocess.TimeoutExpired:
     print(f"{_name(model, topo, mesh, accum)}: no result within {timeout}s", flush=True)
+    with open(path, "w") as f:
+      json.dump({"timed_out_s": timeout, "command": " ".join(cmd[1:])}, f)
     return None
   if p.returncode or not os.path.exists(path):
     err = (p.stderr.strip().splitlines() or ["?"])[-1]
@@ -81,9 +89,15 @@ FIRST = (("bert-base", "v4:4x4x4"), ("bert-large", "v4:4x4x4"), ("albert-xxlarge
          ("electra-large", "v4:4x4x4"), ("roberta-large", "v4:4x4x4"))
 
 
-def compile_all(out, timeout):
+def compile_all(out, timeout, only=()):
+  """Every pass below, or with `only` ((model, topology), ...) FSDP for those alone, in order
+  (several plans can then share a host's cores, each on its own rows)."""
   os.makedirs(out, exist_ok=True)
   fsdp = {t: (1, n, 1) for t, n in TOPOLOGIES.items()}
+  if only:
+    for model, topo in only:
+      run_one(out, model, topo, fsdp[topo], 1, timeout)
+    return
   for model, topo in FIRST:
     run_one(out, model, topo, fsdp[topo], 1, timeout)
   for topo in TOPOLOGIES:                                # pass 1: FSDP
@@ -115,10 +129,15 @@ def table(out) -> str:
           "---|---|---|---|---|---|---|")
   for model, (_, _, steps, paper) in MODELS.items():
     for topo in TOPOLOGIES:
-      rs = [r for r in results.get((model, topo), []) if "verdict" in r]
+      tried = results.get((model, topo), [])
+      rs = [r for r in tried if "verdict" in r]
+      late = [r["timed_out_s"] for r in tried if "timed_out_s" in r]
       fit = sorted((r for r in rs if r.get("fits")), key=lambda r: r["estimate"]["step_s"])
       if not rs:
-        rows.append(f"| {model} | {topo} | not compiled here (see below) | | | | | | | | | {paper} |")
+        why = (f"compile ran past {max(late) // 60} min on the shared host" if late
+               else "not reached")
+        rows.append(f"| {model} | {topo} | not compiled here ({why}) | | | | | | | | | "
+                    f"{paper} |")
         continue
       if not fit:
         smallest = min(rs, key=lambda r: r.get("memory", {}).get("total_bytes", 1 << 62))
@@ -147,9 +166,16 @@ def main():
   p.add_argument("--out", default="runs/pod_plan")
   p.add_argument("--timeout", type=int, default=900, help="seconds per compile")
   p.add_argument("--table", action="store_true", help="only print the table of what finished")
+  p.add_argument("--only", default="", help="MODEL@TOPOLOGY,... : FSDP compiles of these rows "
+                 "alone, in this order (e.g. bert-base@v5p:4x4x8)")
   a = p.parse_args()
+  only = [tuple(x.split("@")) for x in a.only.split(",") if x]
+  for model, topo in only:
+    if model not in MODELS or topo not in TOPOLOGIES:
+      p.error(f"--only {model}@{topo}: expected MODEL@TOPOLOGY with a model of {list(MODELS)} "
+              f"and a topology of {list(TOPOLOGIES)}")
   if not a.table:
-    compile_all(a.out, a.timeout)
+    compile_all(a.out, a.timeout, only)
   print(table(a.out))
 
 
