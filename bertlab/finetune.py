@@ -62,7 +62,7 @@ def _median_index(values: list[float]) -> int:
 def run(config, workdir: str, echo=print) -> dict:
   """Fine-tunes as `config` says; returns the eval_results.json dict."""
   from bertlab.convert.task_heads import task_model
-  from bertlab.finetune_init import load_pretrained
+  from bertlab.finetune_init import load_pretrained, with_vocab_multiple
   from bertlab.finetune_seed import train_seed
   from bertlab.tasks.finetune_data import task_info
   from bertlab.tasks.text_tokenizer import load_text_tokenizer
@@ -77,6 +77,8 @@ def run(config, workdir: str, echo=print) -> dict:
   info, train, dev = load_data(config, tokenizer, pad)
   if info.num_labels != num_labels and pre.params is not None:
     pre.params["head"] = None  # the data's own tag set: a checkpoint's head cannot fit it
+  if config.vocab_multiple:
+    pre = with_vocab_multiple(pre, config.vocab_multiple)
   enc = pre.config.replace(dtype=config.dtype)
   for field in ("hidden_dropout", "attention_dropout"):
     if config[field] is not None:

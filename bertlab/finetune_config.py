@@ -52,6 +52,10 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   c.hidden_dropout = config_dict.placeholder(float)     # None: as the checkpoint
   c.attention_dropout = config_dict.placeholder(float)  # None: as the checkpoint
   c.dtype = "float32"           # compute dtype; parameters stay float32
+  # > 0: pad the vocabulary to a multiple of this (e.g. 128) so that a tensor axis divides the
+  # word table; padded ids are never predicted and export writes the real size. 0: as the
+  # checkpoint (a Hugging Face one is unpadded, our pretraining runs pad to 128).
+  c.vocab_multiple = 0
   # Optimization: BERT §4 / Appendix A.3: Adam, lr in {5e-5, 4e-5, 3e-5, 2e-5}, batch 32,
   # 3 epochs, linear warmup over 10 % of the steps then linear decay.
   c.batch_size = 32
@@ -96,6 +100,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
       (0.0 <= c.classifier_dropout < 1.0, "classifier_dropout", "a rate in [0, 1)"),
       (len(c.seeds) > 0, "seeds", "at least one seed, e.g. (0, 1, 2)"),
       (c.dtype in DTYPES, "dtype", f"one of {DTYPES}"),
+      (c.vocab_multiple >= 0, "vocab_multiple", ">= 0 (0: as the checkpoint)"),
       (c.conll_scheme in ("iob2", "iob1"), "conll_scheme", "'iob2' or 'iob1'"),
       (c.optimizer.name in optimizers.OPTIMIZERS, "optimizer.name",
        f"one of {optimizers.OPTIMIZERS}"),

@@ -44,6 +44,21 @@ class Pretrained:
   source: str
 
 
+def with_vocab_multiple(pre: Pretrained, multiple: int) -> Pretrained:
+  """`pre` with its vocabulary padded to a multiple of `multiple` (config.vocab_multiple): the
+  encoder's word table, its one vocabulary-sized param, gets zero rows (or loses padding
+  rows) up to the new padded_vocab_size. Task heads have no vocabulary axis."""
+  config = pre.config.replace(vocab_multiple=multiple)
+  if pre.params is None or config.padded_vocab_size == pre.config.padded_vocab_size:
+    return dataclasses.replace(pre, config=config)
+  word = pre.params["encoder"]["embeddings"]["word"]
+  table = np.asarray(word["embedding"])[:config.padded_vocab_size]
+  table = np.pad(table, [(0, config.padded_vocab_size - table.shape[0]), (0, 0)])
+  params = {**pre.params, "encoder": {**pre.params["encoder"], "embeddings": {
+      **pre.params["encoder"]["embeddings"], "word": {**word, "embedding": table}}}}
+  return dataclasses.replace(pre, config=config, params=params)
+
+
 def _read_json(path: str) -> dict:
   with open(path, encoding="utf-8") as f:
     return json.load(f)

@@ -139,6 +139,8 @@ def _finetuning(path: str, seed: int | None) -> Bundle:
                             f"seeds {seeds} (runs with save_checkpoint=False keep none)")
   params = restore_params(os.path.join(path, f"seed_{seed}", "checkpoint"))
   family, config, tokenizer = _init_from(run["init_from"], path)
+  if run.get("vocab_multiple"):  # fine-tuned with its vocabulary padded (finetune_config)
+    config = config.replace(vocab_multiple=int(run["vocab_multiple"]))
   num_labels = int(np.shape(params["head"]["out"]["kernel"])[-1])
   model = task_model(config, family, info.kind, num_labels, run.get("classifier_dropout", 0.1))
   names = list(info.label_names or ())
