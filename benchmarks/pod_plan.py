@@ -158,7 +158,19 @@ def table(out) -> str:
           f"{e['step_s'] * steps / 86400:.1f} | {paper} |")
   with open(os.path.join(out, "plan.json"), "w") as f:
     json.dump(plan, f, indent=2)
-  return head + "\n" + "\n".join(rows)
+  commands = ["", "Every compile's command (those that timed out too):", "", "```bash"]
+  for (model, topo), tried in sorted(results.items()):
+    for r in tried:
+      if "command" in r and ("verdict" in r or "timed_out_s" in r):
+        cmd = r["command"].replace(sys.executable, "python").replace(ROOT + "/", "")
+        cmd = cmd if cmd.startswith("python") else "python " + cmd
+        note = (f"  # timed out after {r['timed_out_s']} s" if "timed_out_s" in r else
+                f"  # {r['verdict']}, compiled in {r['compile_s']:.0f} s"
+                + (f" ({r['compile_cpu_s']:.0f} s of CPU)" if "compile_cpu_s" in r else ""))
+        commands.append(cmd.replace("--mesh_shape=(", "--mesh_shape='(").replace(
+            ") --config", ")' --config", 1) + note)
+  commands.append("```")
+  return head + "\n" + "\n".join(rows) + "\n".join(["", *commands])
 
 
 def main():
