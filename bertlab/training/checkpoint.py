@@ -45,6 +45,8 @@ def check_config(workdir: str, config, directory: str) -> None:
         yield f"{prefix}{k}", v
 
   old, new = dict(flat(saved)), dict(flat(now))
+  for section in ("model.", "generator."):
+    _same_padded_vocab(old, new, section)
   differ = [f"{k}: {old.get(k)!r} in the checkpoint's config, {new.get(k)!r} now"
             for k in sorted(set(old) | set(new))
             if k.startswith(STATE_KEYS) and old.get(k) != new.get(k)]
@@ -53,6 +55,20 @@ def check_config(workdir: str, config, directory: str) -> None:
         f"the checkpoints in {directory} were written with another model or optimizer ("
         + "; ".join(differ) + f"). Resume with the run's own config ({path}) or start a new "
         "workdir; the checkpoints are left as they are")
+
+
+def _same_padded_vocab(old: dict, new: dict, section: str) -> None:
+  """Treats vocab_multiple as equal (edits `old`) when the padded vocabulary has the same size:
+  the state's shapes agree. Runs written before the key existed padded nothing (1)."""
+  key = section + "vocab_multiple"
+  if not any(k.startswith(section) for k in old) or key not in new:
+    return
+  old.setdefault(key, 1)
+  v = old.get(section + "vocab_size")
+  pad = lambda m: -(-v // m) * m
+  if isinstance(v, int) and v == new.get(section + "vocab_size") and old[key] and new[key] and \
+      pad(old[key]) == pad(new[key]):
+    old[key] = new[key]
 
 
 class Checkpointer:
