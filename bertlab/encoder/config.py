@@ -25,7 +25,8 @@ class EncoderConfig:
   `padded_vocab_size` rows, `vocab_size` rounded up to this multiple, so that a tensor axis of
   2, 4, 8 ... divides the vocabulary dimension (30,522 and 50,265 divide by no power of two
   past 2). The padded rows are never predicted: heads mask their logits (encoder/vocab.py),
-  so losses, accuracies and samples equal the unpadded model's. 1 = no padding, the shape of
+  so losses and accuracies equal the unpadded model's and samples never pick a padded id.
+  1 = no padding, the shape of
   a Hugging Face checkpoint; pretraining configs default to 128 (Megatron's
   make-vocab-size-divisible-by, MaxText's vocab padding), which every tensor width up to 128
   divides and which keeps the table's rows a multiple of the TPU's 128-wide tiles.

@@ -4,8 +4,10 @@
 so that a tensor axis divides them. The padded columns of the logits get a large negative
 value (not -inf, so that 0 * log p stays 0 in a KL or an entropy, and a temperature never
 turns it into -inf - -inf = NaN). exp of it is exactly 0 in float32, so a softmax, a
-cross-entropy, an argmax, a top-k or a Gumbel-max sample over the padded logits equal the
-unpadded model's: the vocabulary dimension keeps its shardable length, nothing is sliced.
+cross-entropy, an argmax or a top-k over the padded logits equal the unpadded model's, and a
+Gumbel-max sample never picks a padded id (same distribution; for one key the draws differ from
+an unpadded model's, whose noise has fewer columns). The vocabulary dimension keeps its
+shardable length: nothing is sliced.
 """
 
 import jax.numpy as jnp
