@@ -23,13 +23,12 @@ class EncoderConfig:
   `position_offset`: RoBERTa's layout starts positions at `pad_token_id + 1`.
   `vocab_multiple`: the word table and every output (MLM) projection hold
   `padded_vocab_size` rows, `vocab_size` rounded up to this multiple, so that a tensor axis of
-  2, 4, 8 ... divides the vocabulary dimension (30,522 and 50,265 divide by no power of two
-  past 2). The padded rows are never predicted: heads mask their logits (encoder/vocab.py),
+  2, 4, 8 ... divides the vocabulary dimension (30,522 divides by 2 only, 50,265 by no power
+  of two). The padded rows are never predicted: heads mask their logits (encoder/vocab.py),
   so losses and accuracies equal the unpadded model's and samples never pick a padded id.
-  1 = no padding, the shape of
-  a Hugging Face checkpoint; pretraining configs default to 128 (Megatron's
-  make-vocab-size-divisible-by, MaxText's vocab padding), which every tensor width up to 128
-  divides and which keeps the table's rows a multiple of the TPU's 128-wide tiles.
+  1 = no padding, the shape of a Hugging Face checkpoint; pretraining configs default to 128
+  (Megatron's make-vocab-size-divisible-by, MaxText's vocab padding), which every tensor width
+  up to 128 divides and which keeps the table's rows a multiple of the TPU's 128-wide tiles.
   `attention_head_size`: the width D of one head; None means hidden_size // num_heads, as in
   every published model. Head pruning (bertlab.compress) keeps each head's width while it
   removes heads, so a pruned model has num_heads * D < hidden_size.
