@@ -16,6 +16,7 @@ import argparse
 import glob
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -42,6 +43,11 @@ def _name(model, topo, mesh, accum):
   return f"{model}__{topo.replace(':', '_')}__{'x'.join(map(str, mesh))}__ga{accum}"
 
 
+def _children_cpu() -> float:
+  r = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return r.ru_utime + r.ru_stime
+
+
 def run_one(out, model, topo, mesh, accum, timeout) -> dict | None:
   """The report of one compile (None when it timed out, now or in an earlier run with at
   least this timeout: a timeout is recorded so that a resumed plan moves on)."""
@@ -58,12 +64,14 @@ def run_one(out, model, topo, mesh, accum, timeout) -> dict | None:
          f"--topology={topo}", f"--mesh_shape={tuple(mesh)}", f"--json={path}",
          f"--config.grad_accum_steps={accum}", *extra]
   t = time.perf_counter()
+  cpu = _children_cpu()
   try:
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
   except subprocess.TimeoutExpired:
     print(f"{_name(model, topo, mesh, accum)}: no result within {timeout}s", flush=True)
-    with open(path, "w") as f:
-      json.dump({"timed_out_s": timeout, "command": " ".join(cmd[1:])}, f)
+    with open(path, "w") as f:  # the CPU seconds it got: a loaded host, or a slow compile?
+      json.dump({"timed_out_s": timeout, "cpu_s": round(_children_cpu() - cpu),
+                 "command": " ".join(cmd[1:])}, f)
     return None
   if p.returncode or not os.path.exists(path):
     err = (p.stderr.strip().splitlines() or ["?"])[-1]
@@ -164,7 +172,8 @@ def table(out) -> str:
       if "command" in r and ("verdict" in r or "timed_out_s" in r):
         cmd = r["command"].replace(sys.executable, "python").replace(ROOT + "/", "")
         cmd = cmd if cmd.startswith("python") else "python " + cmd
-        note = (f"  # timed out after {r['timed_out_s']} s" if "timed_out_s" in r else
+        note = (f"  # stopped after {r['timed_out_s']} s" + (
+            f" ({r['cpu_s']} s of CPU)" if "cpu_s" in r else "") if "timed_out_s" in r else
                 f"  # {r['verdict']}, compiled in {r['compile_s']:.0f} s"
                 + (f" ({r['compile_cpu_s']:.0f} s of CPU)" if "compile_cpu_s" in r else ""))
         commands.append(cmd.replace("--mesh_shape=(", "--mesh_shape='(").replace(
