@@ -17,13 +17,17 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def start(script: str, args: list[str], processes: int, devices: int) -> list[subprocess.Popen]:
+def start(script: str, args: list[str], processes: int, devices: int,
+          env: dict[str, str] | None = None) -> list[subprocess.Popen]:
   """`processes` copies of `python script args`, each with devices / processes CPU devices and
-  the jax.distributed flags of train.py (none for one process)."""
+  the jax.distributed flags of train.py (none for one process). `env`: more variables (its
+  XLA_FLAGS are added to the device count's)."""
   if devices % processes:
     raise ValueError(f"{devices} devices cannot be split over {processes} processes")
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices // processes}")
+  extra = dict(env or {})
+  flags = f"--xla_force_host_platform_device_count={devices // processes} "
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  env.update(extra, XLA_FLAGS=flags + extra.get("XLA_FLAGS", ""))
   cmd = [sys.executable, script, *args]
   if processes > 1:
     port = free_port()

@@ -8,6 +8,11 @@ copy of A's workdir holding only that checkpoint. After the resume, every global
 hold exactly the examples A's did, in A's order: for the same batch size step by step (and
 the losses agree up to the order of the cross-host sums), for the doubled batch each step
 holding two of A's steps. So the multiset of examples seen equals the uninterrupted run's.
+
+Starting and compiling dominate runs this small, so the runs share a compilation cache (a
+resume loads the programs its layout of devices shares with an earlier run), XLA skips its
+expensive optimisations, and the runs that do not depend on each other (packed and unpacked;
+the three resumes of each) run at the same time.
 """
 
 import json
@@ -30,25 +35,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TRAIN = os.path.join(ROOT, "train.py")
 CFG = os.path.join(ROOT, "tests", "training", "small_cfg.py")
 DEVICES = 4         # in all, over the processes of a run
-N, K, B = 6, 2, 8   # run A's steps; the step resumed from; the global batch
+N, K, B = 6, 4, 8   # run A's steps; the step resumed from; the global batch
 SEQ = 64
 TINY = ["--config.model.num_layers=1", "--config.model.hidden_size=32",
         "--config.model.intermediate_size=64", "--config.model.num_heads=2",
         f"--config.data.max_seq_len={SEQ}", "--config.objective.max_predictions=10",
         "--config.eval_batches=0", "--config.log_every_steps=1",
-        f"--config.checkpoint_every_steps={K}", "--config.data.record_example_ids=True"]
+        "--config.data.record_example_ids=True"]
 # Short rows, so that packing puts several examples in a row; windows of 16 examples, so the
 # saved position falls inside a window.
 PACKING = ["--config.data.packing=True", "--config.data.pack_max_examples=4",
            "--config.data.pack_bins=4"]
+# processes, global batch, total_steps; the doubled batch also on another host count (one
+# process fewer to start).
 RESUMES = {"1 process": (1, B, N), "4 processes": (4, B, N),
-           "doubled batch": (2, 2 * B, K + (N - K) // 2)}  # processes, batch, total_steps
+           "doubled batch": (1, 2 * B, K + (N - K) // 2)}
 
 
-@pytest.fixture(scope="module")
-def prepared_dir(tmp_path_factory):
+def _speed_env(root) -> dict[str, str]:
+  """Environment of the runs: a compilation cache they share, XLA without its expensive
+  optimisations, and no torch: tensorboardX imports it when it can, only to accept torch
+  tensors (these runs log floats), and that import costs a quarter of a run's CPU time."""
+  hide = root / "hide_torch" / "torch"
+  hide.mkdir(parents=True)
+  (hide / "__init__.py").write_text('raise ImportError("hidden by the test")\n')
+  return {"JAX_COMPILATION_CACHE_DIR": str(root / "jax_cache"),
+          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+          "PYTHONPATH": os.pathsep.join([str(hide.parent), os.environ.get("PYTHONPATH", ""),
+                                         ROOT]),
+          "XLA_FLAGS": "--xla_backend_optimization_level=0 "
+                       "--xla_llvm_disable_expensive_passes=true"}
+
+
+def _prepare(root) -> str:
   """A prepared corpus of short documents (1-4 sentences) and its own WordPiece tokenizer."""
-  root = tmp_path_factory.mktemp("elastic")
   text = corpus_text(seed=5, docs=120, sentences=(1, 5))
   (root / "corpus.txt").write_text(text, encoding="utf-8")
   train_tokenizer("wordpiece", [text], vocab_size=1000).save(str(root / "tok"))
@@ -59,12 +80,6 @@ def prepared_dir(tmp_path_factory):
   out = str(root / "prepared")
   assert prepare.prepare_shard(o, out, prepare.resolve_tokenizer(o, out, may_train=False))
   return out
-
-
-def _start(workdir, processes, batch, total, *extra):
-  return localhost.start(TRAIN, [f"--config={CFG}:bert", f"--workdir={workdir}", *TINY,
-                                 f"--config.batch_size={batch}",
-                                 f"--config.total_steps={total}", *extra], processes, DEVICES)
 
 
 def _losses(workdir):
@@ -89,46 +104,84 @@ def _seen(ids: dict[int, np.ndarray]) -> list[int]:
   return sorted(flat[flat >= 0].tolist())
 
 
-@pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "packed"])
-def test_resume_on_1_or_4_processes_or_doubled_batch_sees_the_uninterrupted_examples(
-    tmp_path, prepared_dir, packed):
-  extra = [f"--config.data.prepared_dir={prepared_dir}", *(PACKING if packed else [])]
-  ref_dir = tmp_path / "A"
-  out = localhost.finish(_start(ref_dir, 2, B, N, *extra))
-  assert "2 process(es)" in out[0]
-  ref, ref_loss = batch_log.read(ref_dir), _losses(ref_dir)
-  assert sorted(ref) == sorted(ref_loss) == list(range(1, N + 1))
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """{(packed, name): (stdout of process 0, example ids by step, loss by step)} for run "A"
+  and each resume, packing off and on."""
+  root = tmp_path_factory.mktemp("elastic")
+  env = _speed_env(root)
+  data = _prepare(root)
+
+  def start(workdir, processes, batch, total, packed, every):
+    return localhost.start(TRAIN, [
+        f"--config={CFG}:bert", f"--workdir={workdir}", *TINY, f"--config.batch_size={batch}",
+        f"--config.total_steps={total}", f"--config.checkpoint_every_steps={every}",
+        f"--config.data.prepared_dir={data}", *(PACKING if packed else [])],
+        processes, DEVICES, env)
+
+  def folder(packed, name):
+    return root / f"{name.replace(' ', '_')}-{'packed' if packed else 'unpacked'}"
+
+  def resume(packed, name):
+    processes, batch, total = RESUMES[name]
+    _copy_at(folder(packed, "A"), folder(packed, name), K)
+    return start(folder(packed, name), processes, batch, total, packed, 10 * N)
+
+  # In stages, so that a run finds the programs of its layout of devices (processes x devices)
+  # compiled by an earlier one: the 2 x 2 runs, then the first of 1 x 4 and 4 x 1, then the rest.
+  # A saves at K (and N); the resumes only at their end.
+  done = {(False, "A"): localhost.finish(start(folder(False, "A"), 2, B, N, False, K))[0]}
+  stage = {(True, "A"): start(folder(True, "A"), 2, B, N, True, K),
+           (False, "1 process"): resume(False, "1 process"),
+           (False, "4 processes"): resume(False, "4 processes")}
+  done.update({key: localhost.finish(procs)[0] for key, procs in stage.items()})
+  stage = {key: resume(*key) for key in [(True, "1 process"), (True, "4 processes"),
+                                         (False, "doubled batch"), (True, "doubled batch")]}
+  done.update({key: localhost.finish(procs)[0] for key, procs in stage.items()})
+  return {(packed, name): (out, batch_log.read(folder(packed, name)),
+                           _losses(folder(packed, name)))
+          for (packed, name), out in done.items()}
+
+
+PACKED = pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "packed"])
+
+
+@PACKED
+def test_uninterrupted_run_trains_on_each_stream_position_once(runs, packed):
+  out, ref, loss = runs[packed, "A"]
+  assert "2 process(es)" in out
+  assert sorted(ref) == sorted(loss) == list(range(1, N + 1))
   seen = _seen(ref)
-  assert len(seen) == len(set(seen))  # no stream position twice
+  assert len(seen) == len(set(seen))
   if packed:
     assert ref[1].shape == (B, 4)
     assert len(seen) > 1.5 * N * B  # several examples per row
     done = seen[-1] // 16 * 16  # windows of 16: every window before the last one is whole
     assert set(range(done)) <= set(seen)
   else:
-    assert seen == list(range(N * B))  # one epoch's first N * B positions, each once
+    assert seen == list(range(N * B))  # the first N * B positions of epoch 0, each once
 
-  runs = {}
-  for name, (processes, batch, total) in RESUMES.items():  # all at once, each its own folder
-    workdir = tmp_path / name.replace(" ", "_")
-    _copy_at(ref_dir, workdir, K)
-    runs[name] = workdir, processes, _start(workdir, processes, batch, total, *extra)
-  for name, (workdir, processes, procs) in runs.items():
-    out = localhost.finish(procs)
-    assert f"resumed from step {K}" in out[0] and f"{processes} process(es)" in out[0], name
-    ids, loss = batch_log.read(workdir), _losses(workdir)
-    assert _seen(ids) == seen, name  # the multiset of examples trained on
-    for s in range(1, K + 1):  # the 2-process steps before the save, kept in the logs
-      np.testing.assert_array_equal(ids[s], ref[s])
-    if name == "doubled batch":
-      assert sorted(ids) == list(range(1, RESUMES[name][2] + 1))
-      for j in range(1, (N - K) // 2 + 1):  # step K + j holds A's steps K + 2j - 1 and K + 2j
-        np.testing.assert_array_equal(
-            ids[K + j], np.concatenate([ref[K + 2 * j - 1], ref[K + 2 * j]]), err_msg=name)
-    else:
-      assert sorted(ids) == sorted(loss) == list(range(1, N + 1)), name
-      for s in range(K + 1, N + 1):
-        np.testing.assert_array_equal(ids[s], ref[s], err_msg=f"{name}, step {s}")
-      np.testing.assert_allclose([loss[s] for s in range(1, N + 1)],
-                                 [ref_loss[s] for s in range(1, N + 1)], rtol=1e-5,
-                                 err_msg=name)
+
+@PACKED
+@pytest.mark.parametrize("name", list(RESUMES))
+def test_resume_sees_the_uninterrupted_runs_examples(runs, packed, name):
+  """Saved by 2 processes at step K; resumed on `name`: every later global batch holds A's
+  examples in A's order (two of A's steps per step with the doubled batch)."""
+  _, ref, ref_loss = runs[packed, "A"]
+  out, ids, loss = runs[packed, name]
+  processes, _, total = RESUMES[name]
+  assert f"resumed from step {K}" in out and f"{processes} process(es)" in out
+  assert _seen(ids) == _seen(ref)  # the multiset of examples trained on
+  assert sorted(ids) == sorted(loss) == list(range(1, total + 1))
+  for s in range(1, K + 1):  # the 2-process steps before the save, kept in the logs
+    np.testing.assert_array_equal(ids[s], ref[s])
+  if name == "doubled batch":
+    for j in range(1, total - K + 1):  # step K + j holds A's steps K + 2j - 1 and K + 2j
+      np.testing.assert_array_equal(ids[K + j],
+                                    np.concatenate([ref[K + 2 * j - 1], ref[K + 2 * j]]))
+  else:
+    for s in range(K + 1, N + 1):
+      np.testing.assert_array_equal(ids[s], ref[s], err_msg=f"step {s}")
+    # The same batches on another host count: equal losses, up to the cross-host sums' order.
+    np.testing.assert_allclose([loss[s] for s in range(1, N + 1)],
+                               [ref_loss[s] for s in range(1, N + 1)], rtol=1e-5)
