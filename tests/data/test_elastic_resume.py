@@ -31,6 +31,8 @@ from bertlab.data import prepare  # noqa: E402
 from bertlab.data.tokenizer_training import train_tokenizer  # noqa: E402
 from bertlab.training import batch_log  # noqa: E402
 
+pytestmark = pytest.mark.slow  # 16 train.py processes: minutes of CPU on a 2-core machine
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN = os.path.join(ROOT, "train.py")
 CFG = os.path.join(ROOT, "tests", "training", "small_cfg.py")
@@ -98,6 +100,12 @@ def _copy_at(src, dst, step):
       shutil.rmtree(os.path.join(ckpts, name))
 
 
+def _position(workdir, step) -> dict:
+  """The data position saved with the checkpoint at `step` (orbax's JSON item "data")."""
+  with open(os.path.join(workdir, "checkpoints", str(step), "data", "metadata")) as f:
+    return json.load(f)["iterator"]
+
+
 def _seen(ids: dict[int, np.ndarray]) -> list[int]:
   """The multiset of stream positions trained on, sorted (-1: an empty packed slot)."""
   flat = np.concatenate([v.reshape(-1) for v in ids.values()])
@@ -106,8 +114,8 @@ def _seen(ids: dict[int, np.ndarray]) -> list[int]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-  """{(packed, name): (stdout of process 0, example ids by step, loss by step)} for run "A"
-  and each resume, packing off and on."""
+  """({packed: A's data position saved at K}, {(packed, name): (stdout of process 0, example
+  ids by step, loss by step)} for run "A" and each resume), packing off and on."""
   root = tmp_path_factory.mktemp("elastic")
   env = _speed_env(root)
   data = _prepare(root)
@@ -138,9 +146,10 @@ def runs(tmp_path_factory):
   stage = {key: resume(*key) for key in [(True, "1 process"), (True, "4 processes"),
                                          (False, "doubled batch"), (True, "doubled batch")]}
   done.update({key: localhost.finish(procs)[0] for key, procs in stage.items()})
-  return {(packed, name): (out, batch_log.read(folder(packed, name)),
-                           _losses(folder(packed, name)))
-          for (packed, name), out in done.items()}
+  saved = {packed: _position(folder(packed, "A"), K) for packed in (False, True)}
+  return saved, {(packed, name): (out, batch_log.read(folder(packed, name)),
+                                  _losses(folder(packed, name)))
+                 for (packed, name), out in done.items()}
 
 
 PACKED = pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "packed"])
@@ -148,6 +157,7 @@ PACKED = pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "pack
 
 @PACKED
 def test_uninterrupted_run_trains_on_each_stream_position_once(runs, packed):
+  saved, runs = runs
   out, ref, loss = runs[packed, "A"]
   assert "2 process(es)" in out
   assert sorted(ref) == sorted(loss) == list(range(1, N + 1))
@@ -158,8 +168,11 @@ def test_uninterrupted_run_trains_on_each_stream_position_once(runs, packed):
     assert len(seen) > 1.5 * N * B  # several examples per row
     done = seen[-1] // 16 * 16  # windows of 16: every window before the last one is whole
     assert set(range(done)) <= set(seen)
+    assert saved[packed]["row"] > 0  # the checkpoint's position lies inside a window
+    assert saved[packed]["examples"] == 16 * saved[packed]["window"]
   else:
     assert seen == list(range(N * B))  # the first N * B positions of epoch 0, each once
+    assert saved[packed]["examples"] == K * B
 
 
 @PACKED
@@ -167,6 +180,7 @@ def test_uninterrupted_run_trains_on_each_stream_position_once(runs, packed):
 def test_resume_sees_the_uninterrupted_runs_examples(runs, packed, name):
   """Saved by 2 processes at step K; resumed on `name`: every later global batch holds A's
   examples in A's order (two of A's steps per step with the doubled batch)."""
+  _, runs = runs
   _, ref, ref_loss = runs[packed, "A"]
   out, ids, loss = runs[packed, name]
   processes, _, total = RESUMES[name]
