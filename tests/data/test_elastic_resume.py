@@ -55,19 +55,22 @@ RESUMES = {"1 process": (1, B, N), "4 processes": (4, B, N),
 
 
 def _speed_env(root) -> dict[str, str]:
-  """Environment of the runs: a compilation cache they share, XLA without its expensive
-  optimisations, and no torch: tensorboardX imports it when it can, only to accept torch
-  tensors (these runs log floats), and that import costs a quarter of a run's CPU time."""
+  """Environment of the runs: a compilation cache they share (the session's, from
+  tests/conftest.py, else one here), XLA without its expensive optimisations, and no torch:
+  tensorboardX imports it when it can, only to accept torch tensors (these runs log floats),
+  and that import costs a quarter of a run's CPU time."""
   hide = root / "hide_torch" / "torch"
   hide.mkdir(parents=True)
   (hide / "__init__.py").write_text('raise ImportError("hidden by the test")\n')
-  return {"JAX_COMPILATION_CACHE_DIR": str(root / "jax_cache"),
-          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-          "PYTHONPATH": os.pathsep.join([str(hide.parent), os.environ.get("PYTHONPATH", ""),
-                                         ROOT]),
-          "XLA_FLAGS": "--xla_backend_optimization_level=0 "
-                       "--xla_llvm_disable_expensive_passes=true"}
+  env = {"PYTHONPATH": os.pathsep.join([str(hide.parent), os.environ.get("PYTHONPATH", ""),
+                                        ROOT]),
+         "XLA_FLAGS": "--xla_backend_optimization_level=0 "
+                      "--xla_llvm_disable_expensive_passes=true"}
+  if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    env.update(JAX_COMPILATION_CACHE_DIR=str(root / "jax_cache"),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+  return env
 
 
 def _prepare(root) -> str:
