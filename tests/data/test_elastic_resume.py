@@ -56,14 +56,9 @@ RESUMES = {"1 process": (1, B, N), "4 processes": (4, B, N),
 
 def _speed_env(root) -> dict[str, str]:
   """Environment of the runs: a compilation cache they share (the session's, from
-  tests/conftest.py, else one here), XLA without its expensive optimisations, and no torch:
-  tensorboardX imports it when it can, only to accept torch tensors (these runs log floats),
-  and that import costs a quarter of a run's CPU time."""
-  hide = root / "hide_torch" / "torch"
-  hide.mkdir(parents=True)
-  (hide / "__init__.py").write_text('raise ImportError("hidden by the test")\n')
-  env = {"PYTHONPATH": os.pathsep.join([str(hide.parent), os.environ.get("PYTHONPATH", ""),
-                                        ROOT]),
+  tests/conftest.py, else one here) and XLA without its expensive optimisations (every run
+  here is compared with runs compiled the same way)."""
+  env = {"PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), ROOT]),
          "XLA_FLAGS": "--xla_backend_optimization_level=0 "
                       "--xla_llvm_disable_expensive_passes=true"}
   if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
