@@ -163,7 +163,7 @@ def table(out) -> str:
           f"{b['memory']['total_bytes'] / gib:.2f} of {b['hbm_bytes'] / gib:.0f} | "
           f"{b['collective_bytes'] / 1e9:.2f} GB | {e['step_s'] * 1e3:.0f} ({e['bound']}) | "
           f"{e['tokens_per_s_per_chip']:,.0f} | {e['mfu']:.0%} | "
-          f"{e['step_s'] * steps / 86400:.1f} | {paper} |")
+          f"{e['step_s'] * steps / 86400:.2f} | {paper} |")
   with open(os.path.join(out, "plan.json"), "w") as f:
     json.dump(plan, f, indent=2)
   commands = ["", "Every compile's command (those that timed out too):", "", "```bash"]
