@@ -42,6 +42,7 @@ def test_compiles_a_tiny_config_for_v5e_2x2_and_reports(tmp_path):
   # The state (params + 2 Adam moments + step + rng) is sharded 4 ways: a quarter per chip,
   # give or take the replicated scalars and dims that do not divide.
   assert r["compile_s"] > 0 and r["flops_per_chip"] > 0
+  assert 0 < r["compile_cpu_s"]  # the compile's own work, whatever the host's load
   # FSDP gathers weights and reduces gradients: both kinds appear, with bytes.
   assert r["collectives"]["all-gather"]["count"] > 0 and r["collectives"]["all-gather"]["bytes"] > 0
   assert r["collective_bytes"] == sum(v["bytes"] for v in r["collectives"].values())
