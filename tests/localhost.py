@@ -27,7 +27,7 @@ def start(script: str, args: list[str], processes: int, devices: int,
   extra = dict(env or {})
   flags = f"--xla_force_host_platform_device_count={devices // processes} "
   env = dict(os.environ, JAX_PLATFORMS="cpu")
-  env.update(extra, XLA_FLAGS=flags + extra.get("XLA_FLAGS", ""))
+  env.update(extra, XLA_FLAGS=flags + extra.get("XLA_FLAGS", os.environ.get("XLA_FLAGS", "")))
   cmd = [sys.executable, script, *args]
   if processes > 1:
     port = free_port()

@@ -56,11 +56,9 @@ RESUMES = {"1 process": (1, B, N), "4 processes": (4, B, N),
 
 def _speed_env(root) -> dict[str, str]:
   """Environment of the runs: a compilation cache they share (the session's, from
-  tests/conftest.py, else one here) and XLA without its expensive optimisations (every run
-  here is compared with runs compiled the same way)."""
-  env = {"PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), ROOT]),
-         "XLA_FLAGS": "--xla_backend_optimization_level=0 "
-                      "--xla_llvm_disable_expensive_passes=true"}
+  tests/conftest.py, else one here); XLA's flags are the session's (tests/conftest.py), so
+  every run here is compiled the same way."""
+  env = {"PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), ROOT])}
   if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     env.update(JAX_COMPILATION_CACHE_DIR=str(root / "jax_cache"),
                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
