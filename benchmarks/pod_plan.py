@@ -142,8 +142,9 @@ def table(out) -> str:
       late = [r["timed_out_s"] for r in tried if "timed_out_s" in r]
       fit = sorted((r for r in rs if r.get("fits")), key=lambda r: r["estimate"]["step_s"])
       if not rs:
-        why = (f"compile ran past {max(late) // 60} min on the shared host" if late
-               else "not reached")
+        notes = [r["note"] for r in tried if "note" in r]
+        why = (notes[0] if notes else f"compile ran past {max(late) // 60} min on the shared host"
+               if late else "not reached")
         rows.append(f"| {model} | {topo} | not compiled here ({why}) | | | | | | | | | "
                     f"{paper} |")
         continue
