@@ -20,7 +20,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from bertlab.finetune_init import merge_params
-from bertlab.tasks import evaluation, length_buckets
+from bertlab.tasks import evaluation, length_buckets, packed_batches
 from bertlab.tasks.finetune_data import (model_batch, row_lengths, sort_within_windows,
                                          train_order)
 from bertlab.tasks.models import predict_fn
@@ -64,6 +64,35 @@ def _padded_lengths(split, index_SxB: np.ndarray, per_batch: bool) -> np.ndarray
     return np.full(len(index_SxB), full)
   longest_S = row_lengths(split)[index_SxB].max(1)
   return length_buckets.assign(longest_S, length_buckets.choose_lengths(longest_S, full))
+
+
+def packs(config, kind: str) -> bool:
+  """Whether training packs several examples per row (`packed_batches`)."""
+  return config.pack_rows and kind == "token_classification"
+
+
+def train_shapes(train, order_SxB: np.ndarray, config, kind: str, data_par: int) -> list:
+  """[S] (rows, length) of each training batch: packed rows of max_seq_len (their count
+  chosen by `length_buckets`, a multiple of the data-parallel devices), or batch_size rows
+  cut to a chosen length (or max_seq_len)."""
+  full = train.inputs["input_ids"].shape[1]
+  if packs(config, kind):
+    need_S = packed_batches.rows_needed(row_lengths(train)[order_SxB], full)
+    # A packed step costs a third of a padded one, a compile the same: priced as 30 steps.
+    rows = length_buckets.choose_lengths(need_S, config.batch_size, multiple=data_par,
+                                         compile_steps=30)
+    return [(int(r), full) for r in length_buckets.assign(need_S, rows)]
+  return [(config.batch_size, int(n))
+          for n in _padded_lengths(train, order_SxB, config.pad_per_batch)]
+
+
+def train_batch(train, index_B: np.ndarray, shape: tuple[int, int], config, kind: str) -> dict:
+  """The model batch of examples `index_B` at `shape` (see `train_shapes`)."""
+  if packs(config, kind):
+    inputs = {k: train.inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids",
+                                           "labels")}
+    return packed_batches.packed_batch(inputs, index_B, shape[1], shape[0])
+  return model_batch(train, index_B, kind, length=shape[1])
 
 
 def _predict_all(predict, params, split, kind, batches, sharding):
@@ -120,7 +149,9 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
       raise ValueError(f"config.{key}: expected a multiple of the {data_par} data-parallel "
                        f"devices; found {config[key]}.")
   tx, schedule = build_optimizer(config, total_steps, model.config.num_layers)
-  example = model_batch(train, np.zeros(config.batch_size, np.int64), info.kind)
+  example = train_batch(train, np.zeros(config.batch_size, np.int64),
+                        (config.batch_size, train.inputs["input_ids"].shape[1]), config,
+                        info.kind)
   steps = step_lib.build(model, tx, schedule, mesh, example, seed=seed)
   state = steps.init()
   params, fresh = merge_params(state.params,
@@ -136,17 +167,16 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
 
   order = sort_within_windows(train_order(len(train), config.batch_size, total_steps, seed),
                               row_lengths(train), config.length_sort_window, seed)
-  train_length_S = _padded_lengths(train, order, config.pad_per_batch)
+  shape_S = train_shapes(train, order, config, info.kind, data_par)
   dev_batches = eval_batches(dev, config.eval_batch_size, config.pad_per_batch)
   # Every shape this seed needs, compiled before the first step (side by side) rather than
   # one by one as the loop meets them; the seeds of a run share them.
   t0 = time.perf_counter()
   lowered = {}
-  for length in sorted(set(train_length_S.tolist()) - set(compiled["train"])):
-    s = int(np.flatnonzero(train_length_S == length)[0])
-    batch = loop.place(model_batch(train, order[s], info.kind, length=length),
-                       steps.batch_sharding)
-    lowered["train", length] = steps.train.lower(state, batch)
+  for shape in sorted(set(shape_S) - set(compiled["train"])):
+    batch = loop.place(train_batch(train, order[shape_S.index(shape)], shape, config,
+                                   info.kind), steps.batch_sharding)
+    lowered["train", shape] = steps.train.lower(state, batch)
   for length in sorted(set(dev_batches[1].tolist()) - set(compiled["predict"])):
     s = int(np.flatnonzero(dev_batches[1] == length)[0])
     batch = model_batch(dev, dev_batches[0][s], info.kind, length=length)
@@ -156,11 +186,11 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
   for (kind, length), exe in _compile(lowered).items():
     compiled[kind][length] = exe
   timing = dict(compile_s=time.perf_counter() - t0, train_s=0.0, eval_s=0.0,
-                train_lengths=sorted(set(train_length_S.tolist())),
+                train_shapes=[list(x) for x in sorted(set(shape_S))],
                 eval_lengths=sorted(set(dev_batches[1].tolist())),
-                train_tokens=int(train_length_S.sum()) * config.batch_size,
+                train_tokens=int(sum(r * n for r, n in shape_S)),
                 real_train_tokens=int(row_lengths(train)[order].sum()))
-  echo(f"seed {seed}: compiled train lengths {timing['train_lengths']}, eval lengths "
+  echo(f"seed {seed}: compiled train shapes {timing['train_shapes']}, eval lengths "
        f"{timing['eval_lengths']} in {timing['compile_s']:.1f} s")
   train_step, predict = compiled["train"], compiled["predict"]
 
@@ -172,9 +202,9 @@ def train_seed(model, pretrained, info, train, dev, config, total_steps: int, se
   try:
     t0 = time.perf_counter()
     for i in range(total_steps):
-      batch = loop.place(model_batch(train, order[i], info.kind,
-                                     length=int(train_length_S[i])), steps.batch_sharding)
-      state, metrics = train_step[int(train_length_S[i])](state, batch)
+      batch = loop.place(train_batch(train, order[i], shape_S[i], config, info.kind),
+                         steps.batch_sharding)
+      state, metrics = train_step[shape_S[i]](state, batch)
       step = i + 1
       if step % config.log_every_steps == 0 or step == total_steps:
         m = {k: float(v) for k, v in jax.device_get(metrics).items()}

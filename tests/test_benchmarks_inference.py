@@ -48,4 +48,4 @@ def test_finetune_speed_runs_both_sides(tmp_path):
     parts = row["setup_s"] + row["compile_s"] + row["steps_s"] + row["eval_s"]
     assert abs(parts - row["wall_s"]) < 1e-6 and min(row["steps_s"], row["eval_s"]) > 0
   assert r["rows"]["bertlab"]["compile_s"] > 0 and r["rows"]["transformers"]["compile_s"] == 0
-  assert r["rows"]["bertlab"]["train_lengths"] and r["rows"]["bertlab"]["train_tokens"] > 0
+  assert r["rows"]["bertlab"]["train_shapes"] and r["rows"]["bertlab"]["train_tokens"] > 0
