@@ -34,6 +34,8 @@ EXTRAS_REQUIRE = {
     # (a looser range pulls a multi-GB CUDA build).
     "test": [
         "pytest>=8",
+        # Two test workers: most of the suite is single-threaded XLA compiles (pyproject.toml).
+        "pytest-xdist>=3.5,<4",
         "torch==2.13.0",
         "transformers>=5,<6",
         # embed() parity with SentenceTransformer.encode (tests/test_inference.py).

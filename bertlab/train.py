@@ -55,29 +55,31 @@ def masking_fn(config, tokenizer):
                   config.objective.mask_prob)
 
 
-def _model_batch(batch: dict) -> dict:
-  return {k: np.asarray(v) for k, v in batch.items() if k in MODEL_KEYS}
+def _model_batch(batch: dict, keep=MODEL_KEYS) -> dict:
+  return {k: np.asarray(v) for k, v in batch.items() if k in keep}
 
 
 class _ModelKeys:
-  """Wraps the stream iterator: yields only the keys the model reads; state passes through.
+  """Wraps the stream iterator: yields only the keys the model reads (and `extra`, e.g. the
+  example ids of data.record_example_ids); state passes through.
 
   `fingerprints` (tokenizer and data content) travel with the checkpoint and are compared on
   restore; `stream_key()` names the stream a saved position belongs to."""
 
-  def __init__(self, it, make=None, fingerprints=None):
+  def __init__(self, it, make=None, fingerprints=None, extra=()):
     self._it, self._make = it, make
     self.fingerprints = dict(fingerprints or {})
+    self._keep, self._extra = MODEL_KEYS + tuple(extra), tuple(extra)
 
   def __iter__(self):
     return self
 
   def __next__(self):
-    return _model_batch(next(self._it))
+    return _model_batch(next(self._it), self._keep)
 
   def fresh(self):
     """A new iterator over the same data from its start (this one is left where it is)."""
-    return _ModelKeys(iter(self._make()), self._make, self.fingerprints)
+    return _ModelKeys(iter(self._make()), self._make, self.fingerprints, self._extra)
 
   def get_state(self):
     return self._it.get_state()
@@ -150,6 +152,7 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
   train = example_index.Slice(source, 0, n - n_eval)
   held_out = example_index.Slice(source, n - n_eval, n)
   transform = masking_fn(config, tokenizer)
+  record = bool(d.get("record_example_ids", False))
   if rows is None:
     per_host = config.batch_size // jax.process_count()
     rows = (jax.process_index() * per_host, (jax.process_index() + 1) * per_host)
@@ -160,7 +163,7 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
                                        packing=packing_spec(config),
                                        predictions=prediction_budget(config),
                                        static_masks=not d.dynamic_masking,
-                                       num_workers=d.get("num_workers", 0))
+                                       num_workers=d.get("num_workers", 0), debug_ids=record)
   eval_batches = []
   for start in range(0, n_eval, config.batch_size):
     # Global eval batch: held-out examples [start, start + B); each masked by its own index.
@@ -171,7 +174,8 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
   log.info("data: %d training and %d held-out instances of length %d; vocab %d (%s)",
            n - n_eval, n_eval, d.max_seq_len, tokenizer.vocab_size, tokenizer.kind)
   fingerprints = data.fingerprints  # content-based {"tokenizer", "data"} (bertlab.data.prepare)
-  return tokenizer, _ModelKeys(iter(make()), make, fingerprints), eval_batches
+  extra = (pipeline.EXAMPLE_KEY,) if record else ()
+  return tokenizer, _ModelKeys(iter(make()), make, fingerprints, extra), eval_batches
 
 
 def _latest_step(workdir: str) -> int | None:
@@ -212,6 +216,7 @@ def run(config, workdir: str, echo=print):
 def run_phase(config, workdir: str, mesh, echo=print, state=None, until=None):
   """Data, model, compiled steps and the loop for one phase (one max_seq_len)."""
   from bertlab import pretrain_steps
+  from bertlab.data.pipeline import EXAMPLE_KEY
   from bertlab.encoder.presets import count_params
   from bertlab.training import chips
   from bertlab.training import flops as flops_lib
@@ -240,7 +245,8 @@ def run_phase(config, workdir: str, mesh, echo=print, state=None, until=None):
   return loop.run(steps=steps, train_iter=train_iter, eval_batches=eval_batches,
                   config=config, workdir=workdir, flops_per_step=flops, peak_flops=peak,
                   tokens_per_step=config.batch_size * seq, echo=echo,
-                  prefetch=config.prefetch_batches, state=state, until=until)
+                  prefetch=config.prefetch_batches, state=state, until=until,
+                  log_key=EXAMPLE_KEY if config.data.get("record_example_ids") else None)
 
 
 def main(argv=None):

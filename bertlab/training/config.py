@@ -85,6 +85,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       pack_bins=64,             # best-fit packing window: 4 x pack_bins examples
       num_workers=0,            # processes that read, mask and pack batches ahead; 0 = inline
       allow_new_data=False,     # resume on other data / tokenizer: its stream starts at example 0
+      record_example_ids=False,  # debug: each step's example ids to WORKDIR/example_ids/
   ))
   # Training phases one run moves through, e.g. BERT A.2: 90 % of the steps at seq 128 (20
   # predictions), 10 % at 512 (80). Empty = one phase at data.max_seq_len. Each phase is its

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from bertlab.training import optimizers
+from bertlab.training.batch_log import BatchLog
 from bertlab.training.checkpoint import Checkpointer, check_config
 from bertlab.training.metrics_writer import MetricsWriter
 from bertlab.training.prefetch import Prefetcher
@@ -116,13 +117,16 @@ def resume_data(train_iter, data_state: dict, config, step: int, echo) -> None:
 
 def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
         flops_per_step: float = 0.0, peak_flops: float = 0.0, tokens_per_step: int = 0,
-        echo=print, prefetch: int = 0, state=None, until: int | None = None):
+        echo=print, prefetch: int = 0, state=None, until: int | None = None,
+        log_key: str | None = None):
   """Train until `until` (default config.total_steps); return (final state, last metrics).
 
   `prefetch`: batches read and placed on the devices ahead of the step, in a thread.
   `state`: continue from this state (a later phase of the same run) instead of restoring
   from WORKDIR/checkpoints; `train_iter` then starts at its beginning. The run stopped early
   (SIGTERM) when the returned state's step is below `until`.
+  `log_key`: a batch key the step does not read (the example ids of
+  data.record_example_ids): kept on the host and written per step by `BatchLog`.
 
   Ends with one line: the first and last logged loss and MLM accuracy."""
   until = config.total_steps if until is None else until
@@ -145,7 +149,14 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
     step = int(jax.device_get(state.step))
   writer = MetricsWriter(workdir, resume_step=step)
   fingerprints = dict(getattr(train_iter, "fingerprints", None) or {})
-  batches = Prefetcher(train_iter, lambda b: place(b, steps.batch_sharding), prefetch)
+  if log_key is None:
+    batches = Prefetcher(train_iter, lambda b: place(b, steps.batch_sharding), prefetch)
+  else:
+    rows = host_rows(steps.batch_sharding, config.batch_size)
+    ids_log = BatchLog(workdir, jax.process_index(), jax.process_count(), rows, step)
+    batches = Prefetcher(train_iter, lambda b: (
+        place({k: v for k, v in b.items() if k != log_key}, steps.batch_sharding), b[log_key]),
+        prefetch)
   stop = StopSignal()
   progress = None
   if config.progress_bar and jax.process_index() == 0:
@@ -156,6 +167,9 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
   try:
     while step < until:
       batch = next(batches)
+      if log_key is not None:
+        batch, ids = batch
+        ids_log.write(step + 1, ids)
       state, metrics = steps.train(state, batch)
       step += 1
       steps_since += 1
@@ -196,6 +210,8 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
         break
   finally:
     batches.close()
+    if log_key is not None:
+      ids_log.close()
     stop.restore()
     ckpt.close()
     writer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 
 import jax
 
@@ -20,6 +21,21 @@ def _rows_up_to(path: str, step: int) -> list[str]:
       except (ValueError, KeyError, TypeError):
         continue  # a line cut by a kill mid-write
   return keep
+
+
+def _summary_writer():
+  """tensorboardX's SummaryWriter, imported without PyTorch: tensorboardX imports torch when it
+  can, only to accept torch tensors (we log floats), and that import was a quarter of a tiny
+  run's start-up CPU. Where torch is already imported, nothing changes."""
+  if "torch" in sys.modules:
+    from tensorboardX import SummaryWriter
+    return SummaryWriter
+  sys.modules["torch"] = None  # `import torch` raises ImportError while this is set
+  try:
+    from tensorboardX import SummaryWriter
+  finally:
+    del sys.modules["torch"]
+  return SummaryWriter
 
 
 class MetricsWriter:
@@ -42,7 +58,7 @@ class MetricsWriter:
       os.replace(self.path + ".tmp", self.path)
     self._jsonl = open(self.path, "a", encoding="utf-8")
     try:
-      from tensorboardX import SummaryWriter
+      SummaryWriter = _summary_writer()
       self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"),
                                purge_step=resume_step + 1 if resume_step else None)
     except ImportError:  # TensorBoard files are optional; the JSONL log is not

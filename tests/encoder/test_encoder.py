@@ -68,8 +68,8 @@ def test_remat_gives_same_outputs_and_grads():
   ids, v = _init(TINY)
   loss = lambda cfg: lambda p: Encoder(cfg).apply({"params": p}, ids)[0].sum()
   p = nn.unbox(v["params"])
-  g1 = jax.grad(loss(TINY))(p)
-  g2 = jax.grad(loss(TINY.replace(remat=True)))(p)
+  g1 = jax.jit(jax.grad(loss(TINY)))(p)  # jit: op by op, these tests took ~25 s each
+  g2 = jax.jit(jax.grad(loss(TINY.replace(remat=True))))(p)
   jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), g1, g2)
 
 
@@ -82,7 +82,8 @@ def test_unrolled_layers_compute_the_scanned_function(sharing):
   ids, v = _init(cfg.replace(scan_layers=True))
   _, v_unrolled = _init(cfg.replace(scan_layers=False))
   chex.assert_trees_all_equal_shapes(v, v_unrolled)
-  run = lambda c: Encoder(c).apply(v, ids, deterministic=False, rngs={"dropout": jax.random.key(1)})[0]
+  run = lambda c: jax.jit(lambda v: Encoder(c).apply(
+      v, ids, deterministic=False, rngs={"dropout": jax.random.key(1)})[0])(v)
   np.testing.assert_allclose(run(cfg.replace(scan_layers=False)),
                              run(cfg.replace(scan_layers=True)), atol=2e-6)
 

@@ -39,7 +39,8 @@ def _start(n, workdir, tok, *extra):
          f"--config.data.cache_dir={os.path.join(os.path.dirname(tok), 'cache')}",
          "--config.log_every_steps=1", *extra]
   env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={DEVICES // n}")
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={DEVICES // n} "
+             + os.environ.get("XLA_FLAGS", ""))
   if n == 1:
     return [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)]

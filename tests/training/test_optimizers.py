@@ -58,10 +58,15 @@ def test_both_optimizers_minimise_a_quadratic(name):
                                 learning_rate=0.05, weight_decay=0.0), 100)
   p = {"w": jnp.array([3.0, -2.0])}
   state = tx.init(p)
-  for _ in range(100):
+
+  @jax.jit  # one compiled step: op by op, 100 steps took ~40 s on two cores
+  def step(p, state):
     g = jax.grad(lambda q: jnp.sum(q["w"] ** 2))(p)
     u, state = tx.update(g, state, p)
-    p = optax.apply_updates(p, u)
+    return optax.apply_updates(p, u), state
+
+  for _ in range(100):
+    p, state = step(p, state)
   assert float(jnp.abs(p["w"]).max()) < 0.5
 
 

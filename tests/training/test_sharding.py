@@ -12,7 +12,8 @@ HERE = os.path.dirname(__file__)
 
 
 def _run(devices=8, **kw):
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices} "
+             + os.environ.get("XLA_FLAGS", ""),
              JAX_PLATFORMS="cpu")
   return subprocess.run([sys.executable, os.path.join(HERE, "mesh_losses.py"), json.dumps(kw)],
                         env=env, capture_output=True, text=True, timeout=600)
