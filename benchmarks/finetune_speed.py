@@ -12,8 +12,10 @@ scored by `bertlab.tasks.entity_metrics.entity_f1`, each word tagged by its firs
 
 The transformers loop is what its token-classification example script does: tokenize words
 with is_split_into_words, pad each batch to its longest row, torch.optim.AdamW +
-get_linear_schedule_with_warmup. Wall times include tokenization, compilation and evaluation.
-torch uses as many threads as JAX's CPU client (the machine's cores).
+get_linear_schedule_with_warmup. Wall times include tokenization, compilation and evaluation,
+and are split into setup (loading, tokenization), compile (ours: every shape, before the first
+step), steps (the training loop) and eval. torch uses as many threads as XLA's CPU thread pool
+(the machine's cores).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def transformers_loop(model_dir, train, dev, labels, args) -> dict:
             torch.tensor([pad(r[2], -100) for r in rows]))
 
   train_rows, dev_rows = encode(train, True), encode(dev, False)
+  t_steps = time.perf_counter()
   steps = int(np.ceil(len(train_rows) / args.batch)) * args.epochs
   decay = [p for n, p in model.named_parameters() if not n.endswith("bias") and "LayerNorm" not in n]
   rest = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
@@ -85,17 +88,19 @@ def transformers_loop(model_dir, train, dev, labels, args) -> dict:
   sched = T.get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
   rng = np.random.default_rng(0)
   model.train()
+  padded = 0  # tokens computed, padding included
   for _ in range(args.epochs):
     order = rng.permutation(len(train_rows))
     for s in range(0, len(order), args.batch):
       ids, mask, types, lab = collate([train_rows[i] for i in order[s:s + args.batch]])
+      padded += ids.numel()
       loss = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=lab).loss
       loss.backward()
       torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
       opt.step()
       sched.step()
       opt.zero_grad()
-  train_s = time.perf_counter() - t0
+  t_eval = time.perf_counter()
   model.eval()
   preds = []
   with torch.no_grad():
@@ -112,8 +117,10 @@ def transformers_loop(model_dir, train, dev, labels, args) -> dict:
         preds.append(tags)
   preds = [p + ["O"] * (len(s.tokens) - len(p)) for p, s in zip(preds, dev)]
   f1 = entity_f1([list(s.tags) for s in dev], preds)["f1"]
-  return {"wall_s": time.perf_counter() - t0, "train_s": train_s, "entity_f1": f1,
-          "steps": steps}
+  t_end = time.perf_counter()
+  return {"wall_s": t_end - t0, "setup_s": t_steps - t0, "compile_s": 0.0,
+          "steps_s": t_eval - t_steps, "eval_s": t_end - t_eval, "entity_f1": f1,
+          "steps": steps, "train_tokens": padded}
 
 
 def ours(model_dir, conll_dir, args, workdir) -> dict:
@@ -128,11 +135,19 @@ def ours(model_dir, conll_dir, args, workdir) -> dict:
   c.num_epochs, c.batch_size, c.eval_batch_size = float(args.epochs), args.batch, 64
   c.optimizer.learning_rate, c.save_checkpoint, c.log_every_steps = args.lr, False, 10**6
   c.pad_per_batch = not args.pad_to_max
+  c.pack_rows = not (args.pad_to_max or args.no_pack)
   steps = int(np.ceil(args.train / args.batch)) * args.epochs
   c.eval_every_steps = steps  # once, at the end, as the transformers loop
   t0 = time.perf_counter()
   result = finetune.run(c, workdir, echo=lambda *_: None)
-  return {"wall_s": time.perf_counter() - t0, "entity_f1": result["entity_f1"], "steps": steps}
+  wall = time.perf_counter() - t0
+  with open(os.path.join(workdir, "seed_0", "timing.json")) as f:
+    timing = json.load(f)
+  parts = {k: timing[k] for k in ("compile_s", "eval_s")}
+  return {"wall_s": wall, "setup_s": wall - sum(parts.values()) - timing["train_s"],
+          **parts, "steps_s": timing["train_s"], "entity_f1": result["entity_f1"],
+          "steps": steps, "train_tokens": timing["train_tokens"],
+          "train_shapes": timing["train_shapes"], "eval_lengths": timing["eval_lengths"]}
 
 
 def main(argv=None):
@@ -146,7 +161,10 @@ def main(argv=None):
   p.add_argument("--batch", type=int, default=32)
   p.add_argument("--lr", type=float, default=1e-4)
   p.add_argument("--pad-to-max", action="store_true", help="ours without per-batch padding")
+  p.add_argument("--no-pack", action="store_true",
+                 help="ours with each sentence in its own row (padded per batch), not packed")
   p.add_argument("--tiny", action="store_true", help="a 2-layer H 32 model (smoke test)")
+  p.add_argument("--repeats", type=int, default=1, help="runs of both; medians reported")
   p.add_argument("--json", default="")
   args = p.parse_args(argv)
 
@@ -163,21 +181,34 @@ def main(argv=None):
   tmp = tempfile.mkdtemp(prefix="ft_speed_")
   model_dir = args.model or write_model(os.path.join(tmp, "bert"),
                                         [" ".join(s.tokens) for s in train], tiny=args.tiny)
-  rows = {"bertlab": ours(model_dir, args.conll, args, os.path.join(tmp, "run")),
-          "transformers": transformers_loop(model_dir, train, dev, CONLL2003_NER_TAGS, args)}
+  runs = []
+  for r in range(args.repeats):
+    runs.append({"bertlab": ours(model_dir, args.conll, args, os.path.join(tmp, f"run{r}")),
+                 "transformers": transformers_loop(model_dir, train, dev, CONLL2003_NER_TAGS,
+                                                   args)})
+  keys = ("wall_s", "setup_s", "compile_s", "steps_s", "eval_s", "entity_f1")
+  rows = {name: {**runs[0][name], **{k: float(np.median([run[name][k] for run in runs]))
+                                     for k in keys}}
+          for name in runs[0]}
+  size = "2-layer H32" if args.tiny else "6-layer H384"
   print(f"CoNLL-2003: {len(train)} train sentences, {args.epochs} epochs, batch {args.batch}, "
-        f"6-layer H384 BERT, eval on {len(dev)} valid sentences; JAX {jax.devices()[0].platform} "
-        f"{jax.device_count()} device(s), torch {threads} threads; shared machine")
-  print(f"{'':14s}{'wall s':>10s}{'entity F1':>11s}")
+        f"{size} BERT, eval on {len(dev)} valid sentences; JAX {jax.devices()[0].platform} "
+        f"{jax.device_count()} device(s) (XLA's CPU thread pool: {threads} cores), torch "
+        f"{threads} threads; median of {args.repeats} run(s); shared machine")
+  print(f"{'':14s}{'wall s':>9s}{'setup s':>9s}{'compile s':>11s}{'steps s':>9s}{'eval s':>8s}"
+        f"{'tokens':>9s}{'entity F1':>11s}")
   for name, r in rows.items():
-    print(f"{name:14s}{r['wall_s']:10.1f}{r['entity_f1']:11.4f}")
+    print(f"{name:14s}{r['wall_s']:9.1f}{r['setup_s']:9.1f}{r['compile_s']:11.1f}"
+          f"{r['steps_s']:9.1f}{r['eval_s']:8.1f}{r['train_tokens']:9d}{r['entity_f1']:11.4f}")
   speedup = rows["transformers"]["wall_s"] / rows["bertlab"]["wall_s"]
-  print(f"bertlab speed-up: {speedup:.2f}x; F1 difference "
-        f"{rows['bertlab']['entity_f1'] - rows['transformers']['entity_f1']:+.4f}")
+  walls = [round(run["transformers"]["wall_s"] / run["bertlab"]["wall_s"], 3) for run in runs]
+  print(f"bertlab speed-up: {speedup:.2f}x (per run {walls}); train shapes (rows, length) "
+        f"{rows['bertlab']['train_shapes']}, eval lengths {rows['bertlab']['eval_lengths']}; "
+        f"F1 difference {rows['bertlab']['entity_f1'] - rows['transformers']['entity_f1']:+.4f}")
   if args.json:
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
-      json.dump({"rows": rows, "speedup": speedup, "torch_threads": threads,
+      json.dump({"rows": rows, "runs": runs, "speedup": speedup, "torch_threads": threads,
                  "args": vars(args)}, f, indent=2)
 
 

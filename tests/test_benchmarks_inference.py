@@ -44,3 +44,8 @@ def test_finetune_speed_runs_both_sides(tmp_path):
   r = json.loads(out.read_text())
   assert r["rows"]["bertlab"]["steps"] == r["rows"]["transformers"]["steps"] == 3
   assert all(0 <= row["entity_f1"] <= 1 and row["wall_s"] > 0 for row in r["rows"].values())
+  for row in r["rows"].values():  # the breakdown adds up to the wall time
+    parts = row["setup_s"] + row["compile_s"] + row["steps_s"] + row["eval_s"]
+    assert abs(parts - row["wall_s"]) < 1e-6 and min(row["steps_s"], row["eval_s"]) > 0
+  assert r["rows"]["bertlab"]["compile_s"] > 0 and r["rows"]["transformers"]["compile_s"] == 0
+  assert r["rows"]["bertlab"]["train_shapes"] and r["rows"]["bertlab"]["train_tokens"] > 0

@@ -1,5 +1,6 @@
-"""Fine-tuning pads each batch to its own bucketed length: same losses and scores as padding
-to max_seq_len, on a tiny CoNLL run; the length-sorted windows keep every example."""
+"""Fine-tuning packs token-classification rows, or pads each batch to its own chosen length:
+same losses and scores as padding to max_seq_len, on a tiny CoNLL run; the length-sorted
+windows keep every example."""
 
 import json
 import os
@@ -54,13 +55,20 @@ def test_per_batch_padding_changes_no_result(tmp_path):
                            initializer_range=0.2)).save_pretrained(model_dir)
   (tmp_path / "train.txt").write_text(conll_text(40, 0))
   (tmp_path / "dev.txt").write_text(conll_text(20, 1))
-  cut, cut_m = _run(tmp_path, model_dir, "per_batch")
-  full, full_m = _run(tmp_path, model_dir, "padded", pad_per_batch=False)
+  packed, packed_m = _run(tmp_path, model_dir, "packed")  # the default: rows packed
+  cut, cut_m = _run(tmp_path, model_dir, "per_batch", pack_rows=False)
+  full, full_m = _run(tmp_path, model_dir, "padded", pad_per_batch=False, pack_rows=False)
   losses = lambda ms: [m["loss"] for m in ms if "loss" in m]
   np.testing.assert_allclose(losses(cut_m), losses(full_m), rtol=1e-4)
-  assert cut == full and cut["entity_f1"] > 0
+  np.testing.assert_allclose(losses(packed_m), losses(full_m), rtol=1e-4)
+  assert packed == cut == full and cut["entity_f1"] > 0
   tokens = lambda ms: [m["nonpad_tokens"] for m in ms if "nonpad_tokens" in m]
-  assert tokens(cut_m) == tokens(full_m)
+  assert tokens(packed_m) == tokens(cut_m) == tokens(full_m)
+  timing = [json.loads((tmp_path / n / "seed_0" / "timing.json").read_text())
+            for n in ("packed", "per_batch", "padded")]
+  # 8 sentences of 3-20 tokens: fewer computed tokens packed than cut, cut than padded.
+  assert timing[0]["train_tokens"] < timing[1]["train_tokens"] < timing[2]["train_tokens"]
+  assert timing[2]["train_shapes"] == [[8, 64]] and all(n == 64 for _, n in timing[0]["train_shapes"])
 
 
 def test_model_batch_cuts_padding_and_windows_keep_examples():

@@ -175,7 +175,7 @@ def _check_sentence_labels(label_N: np.ndarray, info: TaskInfo, examples, where:
 
 
 def model_batch(split: Split, index_N: np.ndarray, kind: str,
-                per_batch: bool = False) -> dict[str, np.ndarray]:
+                per_batch: bool = False, length: int | None = None) -> dict[str, np.ndarray]:
   """Rows `index_N` of the arrays the model reads (inputs and `kind`'s labels).
 
   per_batch: cut the sequence axis to the batch's longest row, rounded up to a power of two
@@ -184,11 +184,17 @@ def model_batch(split: Split, index_N: np.ndarray, kind: str,
   instead of max_seq_len. What is cut is padding only (masked in attention, IGNORE_INDEX in
   token labels), so losses and logits do not change, and a CoNLL batch of 32 computes
   ~2k tokens instead of 4,096.
+  length: cut to exactly this many positions (fine-tuning picks it with
+  `length_buckets.choose_lengths`); it must hold the batch's longest row.
   """
   batch = {k: split.inputs[k][index_N] for k in INPUT_KEYS + LABEL_KEYS[kind]}
-  if per_batch:
+  longest = int(batch["attention_mask"].sum(1).max())
+  if length is not None and length < longest:
+    raise ValueError(f"model_batch: length {length} would cut real tokens; expected at least "
+                     f"the batch's longest row, {longest}.")
+  if per_batch or length is not None:
     full = batch["input_ids"].shape[1]
-    length = bucket(int(batch["attention_mask"].sum(1).max()), full, smallest=32, fine=False)
+    length = length or bucket(longest, full, smallest=32, fine=False)
     batch = {k: v[:, :length] if v.ndim == 2 and v.shape[1] == full else v
              for k, v in batch.items()}
   return batch

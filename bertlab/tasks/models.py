@@ -113,10 +113,15 @@ class TaskModel(nn.Module):
     self.head = make_head(self)
 
   def logits(self, input_ids, attention_mask=None, token_type_ids=None,
-             deterministic: bool = True):
-    """[B, C] (sentence), [B, L, C] (token) or [B, L, 2] (span: start, end) float logits."""
+             deterministic: bool = True, position_ids=None, segment_ids=None):
+    """[B, C] (sentence), [B, L, C] (token) or [B, L, 2] (span: start, end) float logits.
+    position_ids (from 0 in each sentence), segment_ids: rows packed with several sentences
+    (`packed_batches`; per-token heads only)."""
+    if position_ids is not None:
+      position_ids = position_ids + self.config.position_offset
     hidden_BxLxH, pooled_BxH = self.encoder(input_ids, attention_mask, token_type_ids,
-                                            deterministic=deterministic)
+                                            deterministic=deterministic,
+                                            position_ids=position_ids, segment_ids=segment_ids)
     return self.head(hidden_BxLxH, pooled_BxH, deterministic=deterministic)
 
   def __call__(self, batch, deterministic: bool = True):
@@ -124,8 +129,11 @@ class TaskModel(nn.Module):
     if missing:
       raise KeyError(f"TaskModel({self.kind!r}) needs batch keys {missing}; found "
                      f"{sorted(batch)}.")
+    if "segment_ids" in batch and self.kind != "token_classification":
+      raise ValueError(f"TaskModel({self.kind!r}): packed rows (segment_ids) are for "
+                       "token_classification only; a sentence head reads one [CLS] per row.")
     logits = self.logits(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
-                         deterministic)
+                         deterministic, batch.get("position_ids"), batch.get("segment_ids"))
     return LOSSES[self.kind](logits, batch)
 
 
