@@ -138,9 +138,11 @@ class TaskModel(nn.Module):
 
 
 def predict_fn(model: TaskModel):
-  """(params, batch) -> logits, deterministic; jit it with the caller's shardings."""
+  """(params, batch) -> logits, deterministic; jit it with the caller's shardings. A batch
+  with position_ids and segment_ids holds packed rows (`packed_batches`)."""
   def predict(params, batch):
     return model.apply({"params": params}, batch["input_ids"], batch["attention_mask"],
-                       batch["token_type_ids"], True, method=TaskModel.logits)
+                       batch["token_type_ids"], True, batch.get("position_ids"),
+                       batch.get("segment_ids"), method=TaskModel.logits)
   return predict
 

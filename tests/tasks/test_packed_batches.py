@@ -7,8 +7,9 @@ import pytest
 
 from bertlab.encoder import EncoderConfig
 from bertlab.tasks.finetune_data import Split, model_batch
-from bertlab.tasks.models import TaskModel
-from bertlab.tasks.packed_batches import first_fit, packed_batch, rows_needed
+from bertlab.tasks.models import TaskModel, predict_fn
+from bertlab.tasks.packed_batches import (eval_plan, first_fit, packed_batch, place, rows_needed,
+                                         unpack_logits)
 
 
 def _inputs(lengths, width=64, seed=0):
@@ -69,3 +70,33 @@ def test_packed_loss_and_logits_equal_padded_ones():
   for i, n in enumerate(lengths):  # every real token's logits, wherever its row put it
     np.testing.assert_allclose(logits_packed[row[i], offset[i]:offset[i] + n],
                                logits_padded[i, :n], atol=1e-5)
+
+
+def test_packed_evaluation_plan_covers_every_sentence_once_and_unpacks_its_logits():
+  cfg = EncoderConfig(vocab_size=100, hidden_size=32, num_layers=1, num_heads=2,
+                      intermediate_size=64, max_position_embeddings=64, hidden_dropout=0.0,
+                      attention_dropout=0.0, use_pooler=False)
+  model = TaskModel(cfg, "token_classification", num_labels=5, classifier_dropout=0.0)
+  lengths = np.array([12, 30, 7, 19, 3, 25, 40, 9, 33, 2, 64])
+  inputs = _inputs(lengths)
+  split = Split(inputs, [None] * len(lengths))
+  rows, plan = eval_plan(lengths, 64, max_rows=3)
+  # First fit of all 11 sentences (244 tokens) fills 4 rows of 64: two calls of 2 rows.
+  assert rows == 2 and [sorted(set(r.tolist())) for _, r, _ in plan] == [[0, 1], [0, 1]]
+  assert eval_plan(lengths, 64, max_rows=8, multiple=8)[0] == 8  # data-parallel devices
+  assert eval_plan(lengths, 64, max_rows=8, multiple=2)[0] == 4
+  assert sorted(np.concatenate([i for i, _, _ in plan]).tolist()) == list(range(len(lengths)))
+  padded = model_batch(split, np.arange(len(lengths)), "token_classification", length=64)
+  params = jax.jit(model.init)(jax.random.key(0), padded)["params"]
+  predict = jax.jit(predict_fn(model))
+  want = np.asarray(predict(params, padded))
+  keys = ("input_ids", "attention_mask", "token_type_ids")
+  for index_B, row_B, offset_B in plan:
+    batch = place({k: inputs[k] for k in keys}, index_B, row_B, offset_B, 64, num_rows=2)
+    assert set(batch) == set(keys) | {"position_ids", "segment_ids"}
+    got = unpack_logits(np.asarray(predict(params, batch)), lengths[index_B], row_B, offset_B,
+                        width=64)
+    for b, i in enumerate(index_B):
+      n = lengths[i]
+      np.testing.assert_allclose(got[b, :n], want[i, :n], atol=1e-5)
+      assert (got[b, n:] == -1e4).all()
