@@ -8,8 +8,9 @@
   m.tag("Ada Lovelace lived in London.")    # needs a fine-tuned token classifier
   m.answer("Where?", "She lived in London.")  # needs a fine-tuned extractive QA model
 
-Every helper runs one jit'ed function over length-sorted batches, each padded to its own
-bucketed length (see `bertlab.inference`), so repeated calls reuse a few compiled programs.
+`encode` and `embed` pack several texts per row (each attending only to itself); the task
+heads run length-sorted batches, each padded to its own bucketed length (see
+`bertlab.inference`). Either way repeated calls reuse a few compiled programs.
 Texts longer than the model's positions (or tokenizer_config.json's model_max_length) are
 truncated, with one warning per model.
 """
@@ -130,10 +131,13 @@ class LoadedModel:
     (1 on real tokens), "input_ids": int32 [N, L]}, L = the longest encoded text (with
     special tokens, at most max_length, default the model's positions)."""
     ids, types = self._inputs(texts, text_pairs, max_length)
-    out, _ = self._run("encode", self._encoder_fn, ids, types, per_token=True)
+    per_text = self._run_packed(ids, types)
     longest = max(len(r) for r in ids)
+    hidden = np.zeros((len(ids), longest) + per_text[0].shape[1:], np.float32)
+    for i, h in enumerate(per_text):
+      hidden[i, :len(h)] = h
     mask = (np.arange(longest)[None] < np.array([len(r) for r in ids])[:, None])
-    return {"hidden": out[:, :longest], "mask": mask.astype(np.int32),
+    return {"hidden": hidden, "mask": mask.astype(np.int32),
             "input_ids": inference.pad_batch(ids, longest, len(ids), self.tokenizer.pad_id)}
 
   def embed(self, texts: str | Sequence[str], pooling: str | None = None,
@@ -148,19 +152,12 @@ class LoadedModel:
     if pooling not in ("mean", "cls"):
       raise ValueError(f"pooling: expected 'mean' or 'cls'; found {pooling!r}")
     ids, types = self._inputs(texts, text_pairs, self.embed_max_length)
-
-    def fn(params, i, a, t):
-      hidden = self._encoder_fn(params, i, a, t).astype(jnp.float32)
-      if pooling == "cls":
-        v = hidden[:, 0]
-      else:
-        w = a[..., None].astype(jnp.float32)
-        v = (hidden * w).sum(1) / w.sum(1)
-      if normalize:
-        v = v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-      return v
-    out, _ = self._run(f"embed_{pooling}_{normalize}", fn, ids, types)
-    return out
+    per_text = self._run_packed(ids, types)
+    v = np.stack([h[0] if pooling == "cls" else h.mean(0, dtype=np.float64)
+                  for h in per_text]).astype(np.float32)
+    if normalize:
+      v = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+    return v
 
   def fill_mask(self, text: str | Sequence[str], top_k: int = 5):
     """The top_k tokens at each mask of `text` (the vocabulary's mask token, or [MASK] or
@@ -215,15 +212,27 @@ class LoadedModel:
     module written is the one read (its dtype as stored)."""
     return dataclasses.replace(self.bundle, params=self.params)
 
-  def _encoder_fn(self, params, ids, mask, types):
+  def _encoder_fn(self, params, ids, mask, types, positions=None, segments=None):
+    """The last hidden states; positions / segments: rows packed with several texts."""
     def hidden(m, i, a, t):
       if isinstance(m, Encoder):
-        return m(i, a, t)[0]
-      if isinstance(m, ElectraForPretraining):
-        half = "discriminator" if "discriminator" in self.bundle.halves else "generator"
-        return getattr(m, half)(i, a, t)[0]
-      return m.encoder(i, a, t)[0]
+        enc = m
+      elif isinstance(m, ElectraForPretraining):
+        enc = getattr(m, "discriminator" if "discriminator" in self.bundle.halves
+                      else "generator")
+      else:
+        enc = m.encoder
+      return enc(i, a, t, True, positions, segments)[0]
     return self.model.apply({"params": params}, ids, mask, types, method=hidden)
+
+  def _run_packed(self, ids, types) -> list[np.ndarray]:
+    """Each text's last hidden states [n_i, H] (float32), texts packed several per row."""
+    if "packed" not in self._compiled:
+      self._compiled["packed"] = jax.jit(
+          lambda p, i, a, t, pos, seg: self._encoder_fn(p, i, a, t, pos, seg).astype(jnp.float32))
+    return inference.run_packed(self._compiled["packed"], self.params, ids, types,
+                                self.tokenizer.pad_id, self.config.max_length, self.batch_size,
+                                self.config.position_offset)
 
   def _mlm_logits(self, params, ids, mask, types, positions):
     if isinstance(self.model, ElectraForPretraining):

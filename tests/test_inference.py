@@ -112,3 +112,23 @@ def test_sorted_batches_keep_order_and_values(tmp_path):
     m.encode(["a", "b"], ["c"])
   with pytest.raises(ValueError, match="pooling: expected"):
     m.embed(["a"], pooling="max")
+
+
+def test_packed_rows_hold_several_texts_once_each():
+  lengths = [5, 40, 17, 3, 60, 2, 30, 30, 30]
+  row_len, per_call, calls = inference.pack_plan(lengths, 512, batch_size=8)
+  # Rows of 64 (the bucket of the longest text, at least 64); 8 texts of 16 tokens a call.
+  assert (row_len, per_call) == (64, 2)
+  placed = sorted(int(t) for index, _, _ in calls for t in index)
+  assert placed == list(range(len(lengths)))
+  for index, row, offset in calls:
+    assert row.max() < per_call
+    for r in set(row.tolist()):  # texts of one row side by side, none overlapping
+      spans = sorted((int(o), int(o) + lengths[t]) for t, rr, o in zip(index, row, offset)
+                     if rr == r)
+      assert all(a_end <= b for (_, a_end), (b, _) in zip(spans, spans[1:]))
+      assert spans[-1][1] <= row_len
+  # 217 tokens in 4 rows of 64, not 9 rows: several texts share a row.
+  assert sum(len(set(row.tolist())) for _, row, _ in calls) == 4
+  assert inference.pack_plan([100, 3], 512, 32)[0] == 128
+  assert inference.pack_plan([100, 3], 100, 32)[0] == 100  # never past the positions
