@@ -23,10 +23,8 @@ import statistics
 import sys
 import tempfile
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [os.path.dirname(_HERE), _HERE] + [
-    p for p in sys.path if os.path.abspath(p) not in (_HERE, os.path.dirname(_HERE))]
-import throughput  # noqa: E402  (puts the repository root first and drops this folder)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
+import throughput  # noqa: E402  (beside this script)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402

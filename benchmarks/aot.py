@@ -24,9 +24,7 @@ import os
 import sys
 import time
 
-# The repository root replaces this script's folder on the path: benchmarks/compression.py would
-# shadow the `compression` module jax's compilation cache imports.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 # This host computes on its CPU; libtpu only compiles. Any other process on the host that loaded
 # libtpu (every JAX start does, once it is installed) holds its lockfile: compiling is safe beside it.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")

@@ -15,10 +15,7 @@ import statistics
 import sys
 import time
 
-# The repository root on the path; this folder off it (benchmarks/compression.py would shadow
-# the standard library's `compression` package that jax imports).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p) != _HERE]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -27,22 +27,10 @@ import sys
 import tempfile
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# The repository root on the path; this folder off it (benchmarks/compression.py would shadow
-# the standard library's `compression` package that jax imports).
-sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p) != _HERE]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
+import hub_model  # noqa: E402  (beside this script)
 import numpy as np  # noqa: E402
-
-
-def load_hub_model():
-  """benchmarks/hub_model.py, imported by path (this folder stays off sys.path)."""
-  import importlib.util
-
-  spec = importlib.util.spec_from_file_location("hub_model", os.path.join(_HERE, "hub_model.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def transformers_loop(model_dir, train, dev, labels, args) -> dict:
@@ -172,7 +160,7 @@ def main(argv=None):
   import torch
 
   from bertlab.tasks.conll import CONLL2003_NER_TAGS, read_conll
-  write_model = load_hub_model().write_model
+  write_model = hub_model.write_model
 
   threads = os.cpu_count() or 1
   torch.set_num_threads(threads)

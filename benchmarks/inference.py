@@ -28,21 +28,10 @@ import sys
 import tempfile
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# The repository root on the path; this folder off it (benchmarks/compression.py would shadow
-# the standard library's `compression` package that jax imports).
-sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p) != _HERE]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
+import hub_model  # noqa: E402  (beside this script)
 import numpy as np  # noqa: E402
-
-
-def load_hub_model():
-  import importlib.util
-
-  spec = importlib.util.spec_from_file_location("hub_model", os.path.join(_HERE, "hub_model.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def read_texts(path: str, n: int) -> list[str]:
@@ -93,15 +82,15 @@ def main(argv=None):
   threads = os.cpu_count() or 1
   torch.set_num_threads(threads)
   texts = read_texts(args.texts, args.n)
-  hub = load_hub_model()
   tmp = tempfile.mkdtemp(prefix="inf_bench_")
   rows = {}
   helpers = args.helpers.split(",")
   if "embed" in helpers:
     from sentence_transformers import SentenceTransformer
 
-    d = hub.write_model(os.path.join(tmp, "embed"), texts, tiny=args.tiny)
-    hub.write_sentence_transformers(d, (hub.TINY if args.tiny else hub.SIZE)["hidden_size"])
+    d = hub_model.write_model(os.path.join(tmp, "embed"), texts, tiny=args.tiny)
+    size = hub_model.TINY if args.tiny else hub_model.SIZE
+    hub_model.write_sentence_transformers(d, size["hidden_size"])
     st = SentenceTransformer(d, device="cpu")
     m = bertlab.load(d, batch_size=args.batch)
     ref_s, ref = timed(lambda: st.encode(texts, batch_size=args.batch,
@@ -110,7 +99,7 @@ def main(argv=None):
     rows["embed"] = ("sentence-transformers encode", ref_s, our_s,
                      float(np.abs(ours - ref).max()))
   if "classify" in helpers:
-    d = hub.write_model(os.path.join(tmp, "classify"), texts, "SequenceClassification", 1,
+    d = hub_model.write_model(os.path.join(tmp, "classify"), texts, "SequenceClassification", 1,
                         ["negative", "positive"], tiny=args.tiny)
     pipe = T.pipeline("text-classification", model=d, device="cpu", top_k=None)
     m = bertlab.load(d, batch_size=args.batch)
@@ -122,7 +111,7 @@ def main(argv=None):
                         float(np.abs(our_p - ref_p).max()))
   same = None
   if "fill_mask" in helpers:
-    d = hub.write_model(os.path.join(tmp, "mlm"), texts, "MaskedLM", 2, tiny=args.tiny)
+    d = hub_model.write_model(os.path.join(tmp, "mlm"), texts, "MaskedLM", 2, tiny=args.tiny)
     masked = with_mask(texts)
     pipe = T.pipeline("fill-mask", model=d, device="cpu", top_k=5)
     m = bertlab.load(d, batch_size=args.batch)

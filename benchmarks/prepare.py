@@ -29,9 +29,7 @@ import time
 
 import numpy as np
 
-# benchmarks/compression.py would shadow the standard library's `compression` package that
-# jax imports: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -22,9 +22,7 @@ import os
 import sys
 import time
 
-# The repository root instead of benchmarks/ (whose compression.py would shadow the standard
-# library's `compression` package that JAX imports).
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 from bertlab.study import plan as plan_lib  # noqa: E402
 from bertlab.study import runner, spec  # noqa: E402

@@ -7,7 +7,7 @@ The Distiller trains through `training.step.build` and `training.loop.run`, so W
 what every run holds (config.json, checkpoints/ with the whole state, teacher included, so a
 rerun resumes; metrics.jsonl; tensorboard/), and then student/:
   task: a `compress.artifact` (model.json + params.safetensors) and its eval_results.json on
-        the teacher's dev split (benchmarks/compression.py reads it);
+        the teacher's dev split (benchmarks/compress_cost.py reads it);
   mlm:  a pretraining workdir layout (config.json + checkpoints/STEP/state) that
         `finetune.py --config.init_from=WORKDIR/student` fine-tunes like any of ours.
 This module is entry-point logic (like bertlab/finetune.py): it reads other runs' workdirs.

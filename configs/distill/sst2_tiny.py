@@ -9,7 +9,7 @@ reused. The student starts from the teacher's embeddings, first layer and head (
 2.5 min): with the tiny BERT of configs/tiny/bert.py fine-tuned on 20k SST-2 examples (dev:
 2 % of train held out, 1347 examples) as teacher at 0.802 accuracy, the student reaches
 0.812 at 1.9x the speed (the same student on the labels alone: 0.826; one standard error
-is 0.011). benchmarks/compression.py compares it with the other compressions.
+is 0.011). benchmarks/compress_cost.py compares it with the other compressions.
 """
 
 from bertlab.compress.distill_config import distill_config
