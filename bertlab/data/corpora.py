@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import glob
 import gzip
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
+
+from bertlab.data.corpus_files import cause, content_fingerprint, expand_paths
 
 # C0/C1 controls except tab and the line-like ones below, which become a space.
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
@@ -40,7 +40,6 @@ _SPACE_LIKE_RE = re.compile("[\r\x0b\x0c\x85]")
 # be contiguous runs of text.
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|(?<=[。！？])")
 MAX_LINE_BYTES = 1 << 16  # ~64 KB: far above any sentence, small enough to bound memory
-_HASH_BLOCK = 1 << 20
 log = logging.getLogger(__name__)
 
 
@@ -175,9 +174,9 @@ class TextFiles(Corpus):
     return _hash(dict(kind="text_files", files=files, options=opts))
 
   def _documents(self, stats):
-    for pattern, cause in self.unmatched:
+    for pattern, why in self.unmatched:
       stats.issues["patterns_matching_nothing"] += 1
-      stats.bad_files.append([pattern, cause])
+      stats.bad_files.append([pattern, why])
     for path in self.paths:
       stats.files += 1
       n_docs, n_bad = 0, len(stats.bad_files)
@@ -293,84 +292,10 @@ def _guarded(lines, path: str, stats: CorpusStats):
   try:
     yield from lines
   except _BAD_FILE_ERRORS as e:
-    cause = _cause(e)
+    why = cause(e)
     stats.issues["unreadable_files_skipped"] += 1
-    stats.bad_files.append([path, cause])
-    log.warning("corpus: skipping %s from the error on: %s", path, cause)
-
-
-def _cause(e: BaseException) -> str:
-  if isinstance(e, EOFError):
-    return f"truncated gzip ({type(e).__name__}: {e})"
-  if isinstance(e, gzip.BadGzipFile):
-    return f"not a gzip file ({e})"
-  return f"{type(e).__name__}: {e}"
-
-
-_HASHES: dict[tuple, list] = {}  # (path, size, mtime_ns) -> [size, sha256]: hash each file once
-
-
-def content_fingerprint(path: str, byte_range: tuple[int, int] | None = None) -> list:
-  """[size, sha256 of the bytes] of one file, or of bytes [start, end) of it (an unreadable
-  file: [size or -1, its error])."""
-  from etils import epath
-
-  p = epath.Path(path)
-  try:
-    st = p.stat()
-    size, mtime = int(st.length), getattr(st, "mtime", None)
-  except OSError as e:
-    return [-1, _cause(e)]
-  start, end = byte_range or (0, size)
-  key = (str(path), size, mtime, start, end)
-  if key not in _HASHES:
-    h = hashlib.sha256()
-    try:
-      with p.open("rb") as f:
-        f.seek(start)
-        left = end - start
-        while left > 0 and (block := f.read(min(_HASH_BLOCK, left))):
-          h.update(block)
-          left -= len(block)
-      _HASHES[key] = [end - start, h.hexdigest()]
-    except OSError as e:
-      return [size, _cause(e)]
-  return _HASHES[key]
-
-
-def document_boundaries(path: str, piece_bytes: int, doc_per_line: bool) -> list[int]:
-  """Byte offsets [0, b1, ..., size] cutting a plain file into pieces of about `piece_bytes`,
-  each cut at the start of a line after a blank line (doc_per_line: after any newline), so no
-  document is split. Reads a little at each cut, not the file."""
-  from etils import epath
-
-  p = epath.Path(path)
-  size = int(p.stat().length)
-  cuts = [0]
-  sep = re.compile(rb"\n" if doc_per_line else rb"\n\r?\n")
-  with p.open("rb") as f:
-    target = piece_bytes
-    while target < size:
-      f.seek(target)
-      buf, at = b"", target
-      while True:
-        block = f.read(1 << 16)
-        if not block:
-          return cuts + [size]
-        buf += block
-        m = sep.search(buf)
-        if m:
-          cut = at + m.end()
-          break
-        keep = min(2, len(buf))  # a separator may straddle two blocks
-        at += len(buf) - keep
-        buf = buf[len(buf) - keep:]
-      if cut >= size:
-        break
-      if cut > cuts[-1]:
-        cuts.append(cut)
-      target = max(cut, target) + piece_bytes
-  return cuts + [size]
+    stats.bad_files.append([path, why])
+    log.warning("corpus: skipping %s from the error on: %s", path, why)
 
 
 def _emit(doc: list[str], stats: CorpusStats) -> Iterator[list[str]]:
@@ -378,72 +303,6 @@ def _emit(doc: list[str], stats: CorpusStats) -> Iterator[list[str]]:
     yield doc
   else:
     stats.issues["empty_documents_skipped"] += 1
-
-
-def expand_paths(patterns: Sequence[str], unmatched: list | None = None) -> list[str]:
-  """Expands globs (sorted within a pattern, first occurrence kept), linear in the file count.
-
-  A pattern that matches no file (with its likely cause, e.g. an unreadable folder) is appended
-  to `unmatched` as [pattern, cause] and skipped with a warning; if no pattern matches anything
-  (or `unmatched` is None and one fails), FileNotFoundError names each pattern and cause.
-  """
-  paths, seen, missing = [], set(), []
-  for pat in patterns:
-    found = _glob_files(pat)
-    if not found:
-      missing.append([pat, _why_nothing(pat)])
-      continue
-    for p in found:
-      if p not in seen:
-        seen.add(p)
-        paths.append(p)
-  if missing and (not paths or unmatched is None):
-    raise FileNotFoundError(
-        "corpus: " + "; ".join(f"{p!r} matches no file ({c})" for p, c in missing)
-        + "; expected text files or globs (e.g. 'data/*.txt', 'shard-*.gz')")
-  for pat, cause in missing:
-    log.warning("corpus: skipping %r: matches no file (%s)", pat, cause)
-  if unmatched is not None:
-    unmatched.extend(missing)
-  return paths
-
-
-def _glob_files(pat: str) -> list[str]:
-  if "://" in pat:  # a remote filesystem: epath globs relative to the part without wildcards
-    from etils import epath
-
-    root, rest = _split_magic(pat)
-    if not rest:
-      return [pat] if epath.Path(pat).is_file() else []
-    return sorted(str(p) for p in epath.Path(root).glob(rest) if p.is_file())
-  return sorted(p for p in glob.glob(os.path.expanduser(pat), recursive=True) if os.path.isfile(p))
-
-
-def _split_magic(pat: str) -> tuple[str, str]:
-  parts = pat.split("/")
-  for i, part in enumerate(parts):
-    if glob.has_magic(part):
-      return "/".join(parts[:i]), "/".join(parts[i:])
-  return pat, ""
-
-
-def _why_nothing(pat: str) -> str:
-  """The deepest folder above the pattern's first wildcard that exists, and whether it can be
-  listed: glob itself reports an unreadable folder as 'no match'."""
-  root, _ = _split_magic(os.path.expanduser(pat)) if "://" not in pat else (pat, "")
-  folder = root if glob.has_magic(pat) else os.path.dirname(root)
-  folder = folder or "."
-  while folder and not os.path.isdir(folder) and os.path.dirname(folder) != folder:
-    folder = os.path.dirname(folder)
-  try:
-    _listdir(folder)
-  except OSError as e:
-    return f"folder {folder!r} cannot be listed: {type(e).__name__}: {e}"
-  return f"nothing there matches (searched in {folder!r})"
-
-
-def _listdir(folder: str) -> list[str]:
-  return os.listdir(folder)
 
 
 def _hash(obj) -> str:

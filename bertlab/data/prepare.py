@@ -31,7 +31,7 @@ import uuid
 import numpy as np
 
 from bertlab.data import cache as cache_lib
-from bertlab.data import corpora, corpus_spec, example_index, instances
+from bertlab.data import corpora, corpus_files, corpus_spec, example_index, instances
 from bertlab.data.tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def pieces_of(text: corpora.Corpus, piece_bytes: int = PIECE_BYTES) -> list[dict
     if p.endswith(".gz") or size <= piece_bytes:
       out.append(dict(file=p, size=size, range=None))
       continue
-    cuts = corpora.document_boundaries(p, piece_bytes, text.doc_per_line)
+    cuts = corpus_files.document_boundaries(p, piece_bytes, text.doc_per_line)
     out.extend(dict(file=p, size=b - a, range=[a, b]) for a, b in zip(cuts, cuts[1:]))
   return out
 
@@ -160,7 +160,7 @@ def _build_piece(o, text, pieces, k, tokenizer, out, progress) -> dict:
     rng = tuple(piece["range"]) if piece["range"] else None
     part = corpora.TextFiles([piece["file"]], doc_per_line=o["doc_per_line"], glob=False,
                              byte_range=rng)
-    content = corpora.content_fingerprint(piece["file"], rng)
+    content = corpus_files.content_fingerprint(piece["file"], rng)
   key = _hash(dict(v=FORMAT, cache=cache_lib.FORMAT_VERSION, content=content, piece=k,
                    tokenizer=tokenizer.fingerprint(), examples=_example_options(o)), 20)
   name = f"p{k:06d}-{key}"

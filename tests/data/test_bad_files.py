@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bertlab.data import corpora
+from bertlab.data import corpora, corpus_files
 from bertlab.data.corpora import TextFiles
 
 
@@ -60,8 +60,8 @@ def test_glob_in_unreadable_folder_names_the_folder(tmp_path, monkeypatch):
   locked = tmp_path / "locked"
   locked.mkdir()
   (locked / "a.txt").write_text("hidden.\n")
-  real_glob = corpora.glob.glob
-  monkeypatch.setattr(corpora.glob, "glob", lambda pat, **kw: [] if "locked" in pat
+  real_glob = corpus_files.glob.glob
+  monkeypatch.setattr(corpus_files.glob, "glob", lambda pat, **kw: [] if "locked" in pat
                       else real_glob(pat, **kw))
 
   def listdir(folder):
@@ -69,7 +69,7 @@ def test_glob_in_unreadable_folder_names_the_folder(tmp_path, monkeypatch):
       raise PermissionError(13, "Permission denied", folder)
     return os.listdir(folder)
 
-  monkeypatch.setattr(corpora, "_listdir", listdir)
+  monkeypatch.setattr(corpus_files, "_listdir", listdir)
   good = _good(tmp_path)
   c = TextFiles([str(locked / "*.txt"), good])
   assert c.paths == [good] and len(list(c.documents())) == 2

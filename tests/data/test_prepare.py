@@ -136,11 +136,11 @@ def test_bad_files_are_skipped_and_listed_in_the_manifest(tmp_path, corpus):
 
 @pytest.mark.parametrize("doc_per_line", [False, True])
 def test_big_files_cut_at_document_boundaries(tmp_path, doc_per_line):
-  from bertlab.data import corpora
+  from bertlab.data import corpora, corpus_files
 
   path = tmp_path / "big.txt"
   path.write_text(corpus_text(seed=1, docs=120), encoding="utf-8")
-  cuts = corpora.document_boundaries(str(path), 2000, doc_per_line)
+  cuts = corpus_files.document_boundaries(str(path), 2000, doc_per_line)
   assert len(cuts) > 10 and cuts[0] == 0 and cuts[-1] == path.stat().st_size
   whole = list(corpora.TextFiles([str(path)], doc_per_line=doc_per_line).documents())
   parts = [doc for a, b in zip(cuts, cuts[1:]) for doc in corpora.TextFiles(
