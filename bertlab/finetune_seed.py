@@ -52,7 +52,7 @@ def eval_batches(split, batch_size: int, per_batch: bool) -> tuple[np.ndarray, n
   Longest first when padding per batch (batches of similar lengths, cut to lengths chosen by
   `length_buckets`); the last batch is filled with copies of its own last (shortest) row (an
   all-padding row would attend to nothing), dropped afterwards."""
-  n, full = len(split), split.inputs["input_ids"].shape[1]
+  n = len(split)
   order = np.argsort(-row_lengths(split), kind="stable") if per_batch else np.arange(n)
   index = np.concatenate([order, np.full((-n) % batch_size, order[-1])]).reshape(-1, batch_size)
   return index, _padded_lengths(split, index, per_batch)
@@ -102,8 +102,8 @@ def eval_calls(split, config, kind: str, data_par: int = 1) -> list[tuple]:
 
   Per-token tasks with `pack_rows` pack the whole split into rows of L (`eval_plan`: calls of
   at most eval_batch_size rows, a multiple of the data_par devices; ~3x fewer computed tokens
-  on CoNLL-2003 than sorted batches cut to a bucketed length); the others run `eval_batches`. A run packs all its calls or none, so `length` keys one compiled
-  predict step either way."""
+  on CoNLL-2003 than sorted batches cut to a bucketed length); the others run `eval_batches`.
+  A run packs all its calls or none, so `length` keys one compiled predict step either way."""
   full = split.inputs["input_ids"].shape[1]
   keys = ("input_ids", "attention_mask", "token_type_ids")
   if packs(config, kind):

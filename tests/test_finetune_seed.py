@@ -68,7 +68,8 @@ def test_per_batch_padding_changes_no_result(tmp_path):
             for n in ("packed", "per_batch", "padded")]
   # 8 sentences of 3-20 tokens: fewer computed tokens packed than cut, cut than padded.
   assert timing[0]["train_tokens"] < timing[1]["train_tokens"] < timing[2]["train_tokens"]
-  assert timing[2]["train_shapes"] == [[8, 64]] and all(n == 64 for _, n in timing[0]["train_shapes"])
+  assert timing[2]["train_shapes"] == [[8, 64]]
+  assert all(n == 64 for _, n in timing[0]["train_shapes"])
   # Evaluation of the 20 dev sentences: packed into rows of 64 (one call), against 32 rows
   # cut to the longest, against 32 rows of 64.
   assert timing[0]["eval_tokens"] < timing[1]["eval_tokens"] < timing[2]["eval_tokens"]
