@@ -33,14 +33,14 @@ import hub_model  # noqa: E402  (beside this script)
 import numpy as np  # noqa: E402
 
 
-def transformers_loop(model_dir, train, dev, labels, args) -> dict:
+def transformers_loop(model_dir, train, dev, labels, args, seed: int = 0) -> dict:
   import torch
   import transformers as T
 
   from bertlab.tasks.entity_metrics import entity_f1
 
   t0 = time.perf_counter()
-  torch.manual_seed(0)
+  torch.manual_seed(seed)
   tok = T.AutoTokenizer.from_pretrained(model_dir)
   model = T.BertForTokenClassification.from_pretrained(model_dir, num_labels=len(labels))
   label_id = {n: i for i, n in enumerate(labels)}
@@ -74,7 +74,7 @@ def transformers_loop(model_dir, train, dev, labels, args) -> dict:
   opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                            {"params": rest, "weight_decay": 0.0}], lr=args.lr, eps=1e-6)
   sched = T.get_linear_schedule_with_warmup(opt, int(0.1 * steps), steps)
-  rng = np.random.default_rng(0)
+  rng = np.random.default_rng(seed)
   model.train()
   padded = 0  # tokens computed, padding included
   for _ in range(args.epochs):
@@ -111,7 +111,7 @@ def transformers_loop(model_dir, train, dev, labels, args) -> dict:
           "steps": steps, "train_tokens": padded}
 
 
-def ours(model_dir, conll_dir, args, workdir) -> dict:
+def ours(model_dir, conll_dir, args, workdir, seed: int = 0) -> dict:
   from bertlab import finetune
   from bertlab.finetune_config import finetune_config
 
@@ -123,13 +123,14 @@ def ours(model_dir, conll_dir, args, workdir) -> dict:
   c.num_epochs, c.batch_size, c.eval_batch_size = float(args.epochs), args.batch, 64
   c.optimizer.learning_rate, c.save_checkpoint, c.log_every_steps = args.lr, False, 10**6
   c.pad_per_batch = not args.pad_to_max
+  c.seeds = (seed,)
   c.pack_rows = not (args.pad_to_max or args.no_pack)
   steps = int(np.ceil(args.train / args.batch)) * args.epochs
   c.eval_every_steps = steps  # once, at the end, as the transformers loop
   t0 = time.perf_counter()
   result = finetune.run(c, workdir, echo=lambda *_: None)
   wall = time.perf_counter() - t0
-  with open(os.path.join(workdir, "seed_0", "timing.json")) as f:
+  with open(os.path.join(workdir, f"seed_{seed}", "timing.json")) as f:
     timing = json.load(f)
   parts = {k: timing[k] for k in ("compile_s", "eval_s")}
   return {"wall_s": wall, "setup_s": wall - sum(parts.values()) - timing["train_s"],
@@ -153,12 +154,16 @@ def main(argv=None):
                  help="ours with each sentence in its own row (padded per batch), not packed")
   p.add_argument("--tiny", action="store_true", help="a 2-layer H 32 model (smoke test)")
   p.add_argument("--repeats", type=int, default=1, help="runs of both; medians reported")
+  p.add_argument("--seeds", default="0",
+                 help="fine-tuning seeds, e.g. 0,1,2: each run of both sides uses the next one "
+                      "(F1 mean and spread over them; times are medians over all runs)")
   p.add_argument("--json", default="")
   args = p.parse_args(argv)
 
   import jax
   import torch
 
+  from bertlab.study.stats import mean_ci
   from bertlab.tasks.conll import CONLL2003_NER_TAGS, read_conll
   write_model = hub_model.write_model
 
@@ -169,30 +174,45 @@ def main(argv=None):
   tmp = tempfile.mkdtemp(prefix="ft_speed_")
   model_dir = args.model or write_model(os.path.join(tmp, "bert"),
                                         [" ".join(s.tokens) for s in train], tiny=args.tiny)
+  seeds = [int(x) for x in args.seeds.split(",")]
   runs = []
   for r in range(args.repeats):
-    runs.append({"bertlab": ours(model_dir, args.conll, args, os.path.join(tmp, f"run{r}")),
-                 "transformers": transformers_loop(model_dir, train, dev, CONLL2003_NER_TAGS,
-                                                   args)})
+    for seed in seeds:
+      runs.append({"seed": seed,
+                   "bertlab": ours(model_dir, args.conll, args, os.path.join(tmp, f"run{r}"),
+                                   seed),
+                   "transformers": transformers_loop(model_dir, train, dev, CONLL2003_NER_TAGS,
+                                                     args, seed)})
+  sides = ("bertlab", "transformers")
   keys = ("wall_s", "setup_s", "compile_s", "steps_s", "eval_s", "entity_f1")
   rows = {name: {**runs[0][name], **{k: float(np.median([run[name][k] for run in runs]))
                                      for k in keys}}
-          for name in runs[0]}
+          for name in sides}
+  # F1 per seed from the first repeat (a seed's F1 does not change between repeats).
+  f1 = {name: np.array([run[name]["entity_f1"] for run in runs[:len(seeds)]]) for name in sides}
+  ci = {name: mean_ci(f1[name]) for name in sides}
   size = "2-layer H32" if args.tiny else "6-layer H384"
   print(f"CoNLL-2003: {len(train)} train sentences, {args.epochs} epochs, batch {args.batch}, "
         f"{size} BERT, eval on {len(dev)} valid sentences; JAX {jax.devices()[0].platform} "
         f"{jax.device_count()} device(s) (XLA's CPU thread pool: {threads} cores), torch "
-        f"{threads} threads; median of {args.repeats} run(s); shared machine")
+        f"{threads} threads; medians of {len(runs)} run(s) (seeds {seeds}); entity F1 the mean "
+        "over seeds")
   print(f"{'':14s}{'wall s':>9s}{'setup s':>9s}{'compile s':>11s}{'steps s':>9s}{'eval s':>8s}"
         f"{'tokens':>9s}{'entity F1':>11s}")
   for name, r in rows.items():
+    r["entity_f1_mean"], r["entity_f1_ci95"] = ci[name]["mean"], ci[name]["ci"]
+    r["entity_f1_per_seed"] = f1[name].tolist()
+    spread = f" +- {ci[name]['ci']:.4f}" if len(seeds) > 1 else ""
     print(f"{name:14s}{r['wall_s']:9.1f}{r['setup_s']:9.1f}{r['compile_s']:11.1f}"
-          f"{r['steps_s']:9.1f}{r['eval_s']:8.1f}{r['train_tokens']:9d}{r['entity_f1']:11.4f}")
+          f"{r['steps_s']:9.1f}{r['eval_s']:8.1f}{r['train_tokens']:9d}"
+          f"{r['entity_f1_mean']:11.4f}{spread}  per seed {[round(x, 4) for x in f1[name]]}")
   speedup = rows["transformers"]["wall_s"] / rows["bertlab"]["wall_s"]
+  # The sides draw their own head init, data order and dropout from a seed: not paired.
+  diff = ci["bertlab"]["mean"] - ci["transformers"]["mean"]
   walls = [round(run["transformers"]["wall_s"] / run["bertlab"]["wall_s"], 3) for run in runs]
   print(f"bertlab speed-up: {speedup:.2f}x (per run {walls}); train shapes (rows, length) "
         f"{rows['bertlab']['train_shapes']}, eval lengths {rows['bertlab']['eval_lengths']}; "
-        f"F1 difference {rows['bertlab']['entity_f1'] - rows['transformers']['entity_f1']:+.4f}")
+        f"difference of the mean entity F1s {diff:+.4f} (95 % intervals over seeds above)")
   if args.json:
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:

@@ -40,9 +40,14 @@ def test_finetune_speed_runs_both_sides(tmp_path):
         for i in range(n)))
   out = tmp_path / "ft.json"
   _run("finetune_speed.py", "--conll", str(tmp_path), "--train", "24", "--eval", "8",
-       "--epochs", "1", "--batch", "8", "--tiny", "--json", str(out))
+       "--epochs", "1", "--batch", "8", "--tiny", "--seeds", "0,1", "--json", str(out))
   r = json.loads(out.read_text())
   assert r["rows"]["bertlab"]["steps"] == r["rows"]["transformers"]["steps"] == 3
+  assert [run["seed"] for run in r["runs"]] == [0, 1]
+  for side in ("bertlab", "transformers"):
+    row = r["rows"][side]
+    assert len(row["entity_f1_per_seed"]) == 2
+    assert row["entity_f1_mean"] == sum(row["entity_f1_per_seed"]) / 2
   assert all(0 <= row["entity_f1"] <= 1 and row["wall_s"] > 0 for row in r["rows"].values())
   for row in r["rows"].values():  # the breakdown adds up to the wall time
     parts = row["setup_s"] + row["compile_s"] + row["steps_s"] + row["eval_s"]
