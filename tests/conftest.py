@@ -13,13 +13,16 @@
   test_finetune: 189.6 against 318.9 CPU-s) and runs as correctly, only slower, which the tiny
   shapes here do not notice. Tests that start processes add their device count to these flags,
   so every run a test compares is compiled the same way.
+The cache is removed when the run ends (unless JAX_COMPILATION_CACHE_DIR was set by the caller).
 """
 
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ  # False in xdist workers
 _run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # one id for all workers of one run
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(  # JAX makes it when it writes
     tempfile.gettempdir(), f"bertlab-jax-cache-{_run or os.getpid()}"))
@@ -29,3 +32,10 @@ FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_
 if FAST_COMPILE not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()
 
+
+
+def pytest_sessionfinish(session, exitstatus):
+  """The process that named the compilation cache (the xdist controller, or the only process)
+  removes it: every run starts its own, and /tmp does not fill up with them."""
+  if _OWN_CACHE:
+    shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
