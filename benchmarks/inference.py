@@ -125,7 +125,7 @@ def main(argv=None):
   n = len(texts)
   print(f"{n} texts (mean {np.mean([len(t.split()) for t in texts]):.1f} words), batch "
         f"{args.batch}, float32, 6-layer H384 BERT; JAX {jax.devices()[0].platform}, torch "
-        f"{threads} threads; median of {args.repeats} runs after a warm-up; shared machine")
+        f"{threads} threads; median of {args.repeats} runs after a warm-up")
   print(f"{'helper':10s} {'reference':32s} {'ref texts/s':>12s} {'ours texts/s':>13s} "
         f"{'speed-up':>9s} {'max diff':>10s}")
   out = {}
