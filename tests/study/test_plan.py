@@ -136,3 +136,16 @@ def test_phases_are_refused(study, tmp_path):
   study.arms.bert.overrides = dict(phases=dict(fraction=(0.5, 0.5), max_seq_len=(16, 32),
                                                max_predictions=(3, 5)))
   _fails_before_training(study, tmp_path / "w", ValueError, r"phases: an arm trains one phase")
+
+
+def test_budget_pilot_config_is_the_cpu_bert_arm_at_four_times_the_budget(sst2_config):
+  import importlib.util
+  path = os.path.join(os.path.dirname(os.path.dirname(sst2_config)), "study",
+                      "budget_pilot_cpu.py")
+  s = importlib.util.spec_from_file_location("budget_pilot_cpu", path)
+  module = importlib.util.module_from_spec(s)
+  s.loader.exec_module(module)
+  plans = plan.arm_plans(module.get_config())
+  assert {n: p.family for n, p in plans.items()} == {"bert": "bert", "random": None}
+  # 4 x the CPU study's 2,400 steps; its first checkpoint is the CPU study's budget.
+  assert plans["bert"].steps == 9600 and plans["bert"].checkpoints == (2400, 4800, 9600)
