@@ -34,7 +34,7 @@ import numpy as np
 
 from bertlab.tasks.encoding import bucket as bucket_length
 from bertlab.tasks.encoding import truncate_pair
-from bertlab.tasks.packed_batches import first_fit
+from bertlab.tasks.packed_batches import first_fit, place
 
 MIN_LENGTH = 16
 MIN_PACKED_ROW = 64  # packed rows: at least this long, so that short texts share them
@@ -153,25 +153,19 @@ def run_packed(fn: Callable, params, ids: list[np.ndarray], types: list[np.ndarr
   counts from pad_token_id + 1)."""
   lengths = [len(r) for r in ids]
   row_len, per_call, calls = pack_plan(lengths, max_positions, batch_size)
+  longest = max(lengths)
+  inputs = {"input_ids": pad_batch(ids, longest, len(ids), pad_id),
+            "token_type_ids": pad_batch(types, longest, len(ids), 0),
+            "attention_mask": (np.arange(longest)[None] < np.array(lengths)[:, None]).astype(
+                np.int32)}
   out: list = [None] * len(ids)
   for index_T, row_T, offset_T in calls:
     used = int(row_T.max()) + 1
     rows_to = min(per_call, 1 << (used - 1).bit_length())  # a partial call: a power of two
-    arrays = {k: np.zeros((rows_to, row_len), np.int32)
-              for k in ("ids", "mask", "types", "positions", "segments")}
-    arrays["ids"][:] = pad_id
-    segment = np.zeros(rows_to, np.int32)
-    for t, r, o in zip(index_T, row_T, offset_T):
-      n = lengths[t]
-      segment[r] += 1
-      arrays["ids"][r, o:o + n] = ids[t]
-      arrays["types"][r, o:o + n] = types[t]
-      arrays["mask"][r, o:o + n] = 1
-      arrays["positions"][r, o:o + n] = np.arange(n) + position_offset
-      arrays["segments"][r, o:o + n] = segment[r]
-    a = arrays
-    res = np.asarray(jax.device_get(fn(params, a["ids"], a["mask"], a["types"], a["positions"],
-                                       a["segments"])))
+    b = place(inputs, index_T, row_T, offset_T, row_len, rows_to)  # as fine-tuning packs
+    res = np.asarray(jax.device_get(fn(
+        params, b["input_ids"], b["attention_mask"], b["token_type_ids"],
+        b["position_ids"] + position_offset, b["segment_ids"])))
     for t, r, o in zip(index_T, row_T, offset_T):
       out[t] = res[r, o:o + lengths[t]]
   return out
