@@ -23,7 +23,7 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
     "absl-py>=2",
     "tensorboardX>=2.6",
-    # Every path the data preparation reads or writes (gs:// where a backend is installed).
+    # Every path a run reads or writes (bertlab/storage; gs:// with the "gcs" extra).
     "etils[epath]>=1.5,<2",
     # study.png (bertlab/study/report.py), drawn headless.
     "matplotlib>=3.8,<4",
@@ -46,6 +46,9 @@ EXTRAS_REQUIRE = {
         "ipykernel>=6.29,<8",
     ],
     "tf": ["tensorflow>=2.18"],
+    # gs:// workdirs and corpora: fsspec's GCS backend (for etils.epath), and the client
+    # tensorboardX writes its gs:// event files with.
+    "gcs": ["gcsfs>=2024.2", "google-cloud-storage>=2.14,<4"],
     # Ahead-of-time compiles for TPU topologies on any host (benchmarks/aot.py); the libtpu
     # that jax[tpu]==0.10.2 names.
     "tpu": ["libtpu==0.0.42.*"],

@@ -5,18 +5,19 @@
 
 The workdir holds everything of a run: checkpoints/, metrics.jsonl, tensorboard/, the
 tokenizer and token cache (cache/), and config.json. Running the same command again resumes.
+WORKDIR may be a `gs://...` path (bertlab/storage).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import jax
 import numpy as np
 
 from bertlab.pretrain_steps import packing_spec
+from bertlab.storage import files
 from bertlab.training import config as config_lib
 
 log = logging.getLogger("bertlab")
@@ -105,7 +106,7 @@ def prepared_data(config, workdir: str):
   if config.data.prepared_dir:
     return prepared.open_prepared(config.data.prepared_dir, options)
   key = prepare._hash(dict(options, v=prepare.FORMAT))
-  cache = config.data.cache_dir or os.path.join(workdir, "cache")
+  cache = config.data.cache_dir or files.join(workdir, "cache")
 
   def barrier():
     if jax.process_count() > 1:
@@ -115,7 +116,7 @@ def prepared_data(config, workdir: str):
 
   # A tokenizer trained here stays at cache/tokenizer-*/, where fine-tuning looks for it.
   return prepared.prepare_cooperatively(
-      options, os.path.join(cache, "prepared-" + key), process_index=jax.process_index(),
+      options, files.join(cache, "prepared-" + key), process_index=jax.process_index(),
       process_count=jax.process_count(), barrier=barrier, tokenizer_cache=cache)
 
 
@@ -179,8 +180,7 @@ def build_data(config, workdir: str, rows: tuple[int, int] | None = None):
 
 
 def _latest_step(workdir: str) -> int | None:
-  d = os.path.join(workdir, "checkpoints")
-  steps = [int(n) for n in os.listdir(d) if n.isdigit()] if os.path.isdir(d) else []
+  steps = [int(n) for n in files.listdir(files.join(workdir, "checkpoints")) if n.isdigit()]
   return max(steps) if steps else None
 
 
@@ -194,7 +194,7 @@ def run(config, workdir: str, echo=print):
   from bertlab.training import mesh as mesh_lib
 
   config_lib.validate(config)
-  os.makedirs(workdir, exist_ok=True)
+  files.makedirs(workdir)  # a local folder or gs://... (bertlab.storage)
   mesh = mesh_lib.make_mesh(config.mesh_shape)
   host_memory.keep_for_platform(mesh.devices.flat[0].platform)  # host tuning: CPU runs only
   ends = config_lib.phase_ends(config)

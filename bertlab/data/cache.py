@@ -23,11 +23,14 @@ import json
 import os
 import shutil
 import struct
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 
 import numpy as np
+
+from bertlab.storage import files, mirror
 
 FORMAT_VERSION = 2  # 2: ids uint16 where the vocabulary allows
 _KEYS = ("ids", "word_starts", "sentence_offsets", "doc_offsets")
@@ -170,13 +173,26 @@ def ids_dtype(vocab_size: int) -> np.dtype:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str) -> Iterator[str]:
+def atomic_dir(final: str, last: str | None = None) -> Iterator[str]:
   """Yields a fresh temporary directory beside `final` and renames it to `final` on success.
 
   On an exception the temporary directory is removed. If another process created `final`
   meanwhile, its result is kept and ours discarded (both are built from the same key). An
-  existing empty `final` is replaced.
+  existing empty `final` is replaced. A remote `final` (`gs://...`) is built in a local
+  temporary directory and uploaded with `last`, the file readers take as the sign of a
+  complete folder, at the end (`bertlab.storage.mirror.publish`).
   """
+  if files.is_remote(final):
+    os.makedirs(mirror.root(), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=mirror.root())
+    try:
+      yield tmp
+      done = files.isfile(files.join(final, last)) if last else bool(files.listdir(final))
+      if not done:
+        mirror.publish(tmp, final, last)
+    finally:
+      shutil.rmtree(tmp, ignore_errors=True)
+    return
   final = os.path.abspath(final)  # also drops a trailing slash
   parent = os.path.dirname(final)
   os.makedirs(parent, exist_ok=True)
@@ -184,11 +200,7 @@ def atomic_dir(final: str) -> Iterator[str]:
   os.makedirs(tmp)
   try:
     yield tmp
-    try:
-      os.rename(tmp, final)
-    except OSError:
-      if not os.path.isdir(final):
-        raise
+    mirror.publish(tmp, final)
   finally:
     if os.path.isdir(tmp):
       shutil.rmtree(tmp, ignore_errors=True)

@@ -23,16 +23,16 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
-import uuid
 
 import numpy as np
 
 from bertlab.data import cache as cache_lib
 from bertlab.data import corpora, corpus_files, corpus_spec, example_index, instances
+from bertlab.data.tokenizers import META_FILE as TOKENIZER_LAST  # written last: the sign of a whole folder
 from bertlab.data.tokenizers import Tokenizer
+from bertlab.storage import files, mirror
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -113,8 +113,8 @@ def resolve_tokenizer(o: dict, out: str, *, may_train: bool,
   if may_train:
     return pd.get_tokenizer(open_text(o), o["tokenizer_dir"], o["tokenizer_kind"],
                             o["vocab_size"], lowercase, requested, cache_dir=train_dir or out)
-  if pd.has_tokenizer(os.path.join(out, "tokenizer")):
-    return pd.load_tokenizer(os.path.join(out, "tokenizer"), o["tokenizer_kind"], requested)
+  if pd.has_tokenizer(files.join(out, "tokenizer")):
+    return pd.load_tokenizer(files.join(out, "tokenizer"), o["tokenizer_kind"], requested)
   raise ValueError(
       "several hosts need one fixed tokenizer: set data.tokenizer_dir to a trained one, or run "
       "`python -m bertlab.data.prepare --config CONFIG --out DIR --tokenizer_only` first")
@@ -122,12 +122,12 @@ def resolve_tokenizer(o: dict, out: str, *, may_train: bool,
 
 def save_tokenizer(tok: Tokenizer, out: str) -> None:
   """`out/tokenizer`, replaced if it holds another vocabulary."""
-  path = os.path.join(out, "tokenizer")
-  if os.path.isdir(path):
-    if Tokenizer.load(path).fingerprint() == tok.fingerprint():
+  path = files.join(out, "tokenizer")
+  if files.isdir(path):
+    if Tokenizer.load(mirror.pull(path)).fingerprint() == tok.fingerprint():
       return
-    shutil.rmtree(path)
-  with cache_lib.atomic_dir(path) as tmp:
+    files.rmtree(path)
+  with cache_lib.atomic_dir(path, last=TOKENIZER_LAST) as tmp:
     tok.save(tmp)
 
 
@@ -147,8 +147,8 @@ def prepare_shard(o: dict, out: str, tokenizer: Tokenizer, shard: int = 0,
   built = [_build_piece(o, text, pieces, k, tokenizer, out, progress) for k in mine]
   record = dict(plan=plan, shard=shard, num_shards=num_shards, pieces=built,
                 unmatched=getattr(text, "unmatched", []), seconds=round(time.time() - start, 3))
-  os.makedirs(os.path.join(out, "shards"), exist_ok=True)
-  _write_json(os.path.join(out, "shards", f"{plan}-{shard:05d}-of-{num_shards:05d}.json"), record)
+  files.makedirs(files.join(out, "shards"))
+  files.write_json(files.join(out, "shards", f"{plan}-{shard:05d}-of-{num_shards:05d}.json"), record)
   return write_manifest(out, plan, num_shards, tokenizer, o)
 
 
@@ -164,13 +164,12 @@ def _build_piece(o, text, pieces, k, tokenizer, out, progress) -> dict:
   key = _hash(dict(v=FORMAT, cache=cache_lib.FORMAT_VERSION, content=content, piece=k,
                    tokenizer=tokenizer.fingerprint(), examples=_example_options(o)), 20)
   name = f"p{k:06d}-{key}"
-  path = os.path.join(out, "pieces", name)
-  if not os.path.isfile(os.path.join(path, "piece.json")):
-    with cache_lib.atomic_dir(path) as tmp:
+  path = files.join(out, "pieces", name)
+  if not files.isfile(files.join(path, "piece.json")):
+    with cache_lib.atomic_dir(path, last="piece.json") as tmp:
       info = _tokenize_and_index(o, part, tokenizer, tmp, k, progress)
       _write_json(os.path.join(tmp, "piece.json"), info)
-  with open(os.path.join(path, "piece.json")) as f:
-    info = json.load(f)
+  info = files.read_json(files.join(path, "piece.json"))
   return dict(index=k, dir=name, file=piece["file"], range=piece["range"], **info)
 
 
@@ -205,11 +204,10 @@ def write_manifest(out: str, plan: str, num_shards: int, tokenizer: Tokenizer, o
   """Writes `out/manifest.json` if all shards of `plan` are recorded; returns it, or None."""
   records = []
   for i in range(num_shards):
-    p = os.path.join(out, "shards", f"{plan}-{i:05d}-of-{num_shards:05d}.json")
-    if not os.path.isfile(p):
+    p = files.join(out, "shards", f"{plan}-{i:05d}-of-{num_shards:05d}.json")
+    if not files.isfile(p):
       return None
-    with open(p) as f:
-      records.append(json.load(f))
+    records.append(files.read_json(p))
   pieces = sorted((p for r in records for p in r["pieces"]), key=lambda p: p["index"])
   bad = [[p["file"] or "corpus", p["skipped"]] for p in pieces if p.get("skipped")]
   bad += [b for p in pieces for b in p["stats"].get("bad_files", [])]
@@ -227,15 +225,11 @@ def write_manifest(out: str, plan: str, num_shards: int, tokenizer: Tokenizer, o
       fingerprints=dict(tokenizer=tokenizer.fingerprint(), data=_hash(counts, 32)))
   for f, c in bad:
     log.warning("prepare: skipped %s: %s", f, c)
-  _write_json(os.path.join(out, MANIFEST), manifest)
+  files.write_json(files.join(out, MANIFEST), manifest)
   return manifest
 
 
-def _write_json(path: str, obj) -> None:
-  tmp = f"{path}.tmp-{uuid.uuid4().hex}"  # unique across hosts sharing the folder
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=1)
-  os.replace(tmp, path)  # atomic: readers see the old or the new file, never half of one
+_write_json = files.write_json  # atomic: readers see the old or the new file, never half of one
 
 
 def main(argv=None) -> int:
@@ -266,7 +260,7 @@ def main(argv=None) -> int:
     if fl.tokenizer_only:
       save_tokenizer(tok, fl.out)
       print(f"tokenizer ({tok.kind}, {tok.vocab_size} ids, fingerprint "
-            f"{tok.fingerprint()[:16]}) in {os.path.join(fl.out, 'tokenizer')}")
+            f"{tok.fingerprint()[:16]}) in {files.join(fl.out, 'tokenizer')}")
       return 0
     start = time.time()
     manifest = prepare_shard(o, fl.out, tok, i, n, progress=True)

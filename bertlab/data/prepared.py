@@ -11,12 +11,12 @@ read, so a host holds no example arrays in memory.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 from bertlab.data import cache as cache_lib
 from bertlab.data import example_index, prepare
 from bertlab.data.tokenizers import Tokenizer
+from bertlab.storage import files, mirror
 
 
 @dataclasses.dataclass
@@ -35,15 +35,13 @@ class Prepared:
 def open_prepared(path: str, options: dict | None = None) -> Prepared:
   """Opens `path/manifest.json`; `options` (see `prepare.options_from_config`), when given, must
   agree with what was prepared."""
-  mpath = os.path.join(path, prepare.MANIFEST)
-  if not os.path.isfile(mpath):
-    shards = sorted(os.listdir(os.path.join(path, "shards"))) if os.path.isdir(
-        os.path.join(path, "shards")) else []
+  mpath = files.join(path, prepare.MANIFEST)
+  if not files.isfile(mpath):
+    shards = files.listdir(files.join(path, "shards"))
     raise FileNotFoundError(f"{path}: no {prepare.MANIFEST}; expected a directory written by "
                             f"`python -m bertlab.data.prepare` with every shard done (found shard "
                             f"records: {shards or 'none'})")
-  with open(mpath) as f:
-    manifest = json.load(f)
+  manifest = files.read_json(mpath)
   if options is not None:
     want = prepare._example_options(options)
     diff = {k: (manifest["options"].get(k), v) for k, v in want.items()
@@ -52,15 +50,17 @@ def open_prepared(path: str, options: dict | None = None) -> Prepared:
       raise ValueError(f"{path} was prepared with other options: "
                        + ", ".join(f"{k}={a!r} there, {b!r} here" for k, (a, b) in diff.items())
                        + "; prepare again with this config or drop data.prepared_dir")
-  tok = Tokenizer.load(os.path.join(path, "tokenizer"))
+  used = [p["dir"] for p in manifest["pieces"] if p["examples"]]
+  # A remote directory is read from its local copy (memory maps need local files).
+  local = mirror.pull(path, only=["tokenizer"] + [f"pieces/{d}" for d in used])
+  tok = Tokenizer.load(os.path.join(local, "tokenizer"))
   if tok.fingerprint() != manifest["fingerprints"]["tokenizer"]:
     raise ValueError(f"{path}/tokenizer has fingerprint {tok.fingerprint()[:16]}, the manifest "
                      f"{manifest['fingerprints']['tokenizer'][:16]}; prepare the directory again")
   parts = []
-  for p in manifest["pieces"]:
-    if p["examples"]:
-      d = os.path.join(path, "pieces", p["dir"])
-      parts.append(example_index.ExampleIndex(d, cache_lib.load_cache(d)))
+  for name in used:
+    d = os.path.join(local, "pieces", name)
+    parts.append(example_index.ExampleIndex(d, cache_lib.load_cache(d)))
   return Prepared(path, tok, example_index.Concat(parts), manifest)
 
 
@@ -80,6 +80,6 @@ def prepare_cooperatively(options: dict, path: str, *, process_index: int, proce
   plan_manifest = prepare.prepare_shard(options, path, tok, process_index, process_count,
                                         progress=process_index == 0)
   barrier()
-  if plan_manifest is None and not os.path.isfile(os.path.join(path, prepare.MANIFEST)):
+  if plan_manifest is None and not files.isfile(files.join(path, prepare.MANIFEST)):
     raise FileNotFoundError(f"{path}: every shard reported done but no manifest was written")
   return open_prepared(path, options)

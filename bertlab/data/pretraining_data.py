@@ -17,7 +17,8 @@ import numpy as np
 
 from bertlab.data import cache as cache_lib
 from bertlab.data import corpus_spec, instances
-from bertlab.data.tokenizers import KINDS, Tokenizer
+from bertlab.data.tokenizers import KINDS, META_FILE, Tokenizer
+from bertlab.storage import files, mirror
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def resolve_case(family: str, kind: str, lowercase: bool | None) -> tuple[bool |
 
 
 def load_tokenizer(directory: str, kind: str, requested_case: bool | None) -> Tokenizer:
-  tok = Tokenizer.load(directory, lowercase=requested_case)  # None: as stored
+  tok = Tokenizer.load(mirror.pull(directory), lowercase=requested_case)  # None: as stored
   if tok.kind != kind:
     raise ValueError(f"{directory} holds a {tok.kind} tokenizer, but tokenizer_kind is "
                      f"{kind!r}; pass tokenizer_kind={tok.kind!r} or another directory")
@@ -98,25 +99,25 @@ def get_tokenizer(text, tokenizer_dir, kind, vocab_size, lowercase, requested_ca
     return load_tokenizer(tokenizer_dir, kind, requested_case)
   key = _hash(dict(corpus=text.fingerprint(), kind=kind, vocab_size=vocab_size,
                    lowercase=lowercase))
-  saved = tokenizer_dir or os.path.join(cache_dir, f"tokenizer-{kind}-{key}")
+  saved = tokenizer_dir or files.join(cache_dir, f"tokenizer-{kind}-{key}")
   if has_tokenizer(saved):
-    return Tokenizer.load(saved)
+    return Tokenizer.load(mirror.pull(saved))
   log.info("training a %s tokenizer (vocab %d) on %s", kind, vocab_size, text.inputs())
   tok = train_tokenizer(kind, text, vocab_size=vocab_size, lowercase=lowercase)
-  if os.path.isdir(saved) and os.listdir(saved):  # a user directory holding other files
+  if not files.is_remote(saved) and os.path.isdir(saved) and os.listdir(saved):
+    # a user directory holding other files
     tok.save(saved)
   else:
     # Atomic, and the first writer wins: processes sharing the directory all load the same
     # vocabulary (WordPiece training is made deterministic in tokenizer_training, but
     # SentencePiece's sampling and thread count need not be).
-    with cache_lib.atomic_dir(saved) as tmp:
+    with cache_lib.atomic_dir(saved, last=META_FILE) as tmp:
       tok.save(tmp)
-  return Tokenizer.load(saved)
+  return Tokenizer.load(mirror.pull(saved))
 
 
 def has_tokenizer(directory: str) -> bool:
-  return os.path.isdir(directory) and any(
-      n in _TOKENIZER_FILES or n.endswith(".model") for n in os.listdir(directory))
+  return any(n in _TOKENIZER_FILES or n.endswith(".model") for n in files.listdir(directory))
 
 
 def _instances(tokens: cache_lib.TokenCache, args: dict, cache_dir: str) -> dict[str, np.ndarray]:

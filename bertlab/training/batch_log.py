@@ -17,24 +17,21 @@ own file, and process 0 the files of processes the resumed run no longer has.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
+from bertlab.storage import files
 from bertlab.training.metrics_writer import _rows_up_to
 
 FOLDER = "example_ids"
 
 
 def path_of(workdir: str, process_index: int) -> str:
-  return os.path.join(workdir, FOLDER, f"process_{process_index}.jsonl")
+  return files.join(workdir, FOLDER, f"process_{process_index}.jsonl")
 
 
 def _trim(path: str, step: int) -> None:
-  keep = _rows_up_to(path, step)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.writelines(keep)
-  os.replace(path + ".tmp", path)
+  files.write_text(path, "".join(_rows_up_to(path, step)))
 
 
 class BatchLog:
@@ -43,16 +40,15 @@ class BatchLog:
   def __init__(self, workdir: str, process_index: int, process_count: int,
                rows: tuple[int, int], resume_step: int = 0):
     self.path, self.rows = path_of(workdir, process_index), [int(rows[0]), int(rows[1])]
-    folder = os.path.dirname(self.path)
-    os.makedirs(folder, exist_ok=True)
-    if os.path.exists(self.path):
-      _trim(self.path, resume_step)
+    folder = files.join(workdir, FOLDER)
+    files.makedirs(folder)
+    keep = _rows_up_to(self.path, resume_step) if files.exists(self.path) else None
     if process_index == 0:  # files of processes this run does not have: nobody else trims them
-      for name in os.listdir(folder):
+      for name in files.listdir(folder):
         index = name[len("process_"):-len(".jsonl")]
         if name.startswith("process_") and index.isdigit() and int(index) >= process_count:
-          _trim(os.path.join(folder, name), resume_step)
-    self._f = open(self.path, "a", encoding="utf-8")
+          _trim(files.join(folder, name), resume_step)
+    self._f = files.AppendLog(self.path, keep)
 
   def write(self, step: int, ids) -> None:
     ids = np.asarray(ids)
@@ -61,7 +57,6 @@ class BatchLog:
                        f"({self.rows[1] - self.rows[0]}), found {ids.shape[0]}")
     self._f.write(json.dumps({"step": int(step), "rows": self.rows,
                               "ids": ids.astype(np.int64).tolist()}) + "\n")
-    self._f.flush()
 
   def close(self) -> None:
     self._f.close()
@@ -70,15 +65,14 @@ class BatchLog:
 def read(workdir: str) -> dict[int, np.ndarray]:
   """step -> the global batch's example ids ([B] or packed [B, S]), joined over the processes'
   files by their rows. Raises ValueError if some step's rows do not tile one batch."""
-  folder = os.path.join(workdir, FOLDER)
+  folder = files.join(workdir, FOLDER)
   parts: dict[int, list] = {}
-  for name in sorted(os.listdir(folder)):
+  for name in files.listdir(folder):
     if not name.endswith(".jsonl"):
       continue
-    with open(os.path.join(folder, name), encoding="utf-8") as f:
-      for line in f:
-        r = json.loads(line)
-        parts.setdefault(r["step"], []).append((r["rows"], np.asarray(r["ids"], np.int64)))
+    for line in files.read_text(files.join(folder, name)).splitlines():
+      r = json.loads(line)
+      parts.setdefault(r["step"], []).append((r["rows"], np.asarray(r["ids"], np.int64)))
   out = {}
   for step, got in sorted(parts.items()):
     got.sort(key=lambda p: p[0][0])

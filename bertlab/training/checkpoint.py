@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import jax
 import orbax.checkpoint as ocp
+
+from bertlab.storage import files
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,13 @@ class ConfigMismatchError(ValueError):
 
 def check_config(workdir: str, config, directory: str) -> None:
   """ConfigMismatchError naming every state-shaping key that differs from WORKDIR/config.json."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path) or not hasattr(config, "to_json_best_effort"):
+  path = files.join(workdir, "config.json")
+  if not files.exists(path) or not hasattr(config, "to_json_best_effort"):
     return
-  with open(path, encoding="utf-8") as f:
-    try:
-      saved = json.load(f)
-    except ValueError:
-      return
+  try:
+    saved = files.read_json(path)
+  except ValueError:
+    return
   now = json.loads(config.to_json_best_effort())
 
   def flat(d, prefix=""):
@@ -73,7 +73,7 @@ def _same_padded_vocab(old: dict, new: dict, section: str) -> None:
 
 class Checkpointer:
   def __init__(self, directory: str, keep: int = 3, async_save: bool = True):
-    self.directory = os.path.abspath(directory)
+    self.directory = files.abspath(directory)  # orbax writes gs://... itself
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
                                            enable_async_checkpointing=async_save)
     self.manager = ocp.CheckpointManager(self.directory, options=options)

@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import jax
 import numpy as np
 
+from bertlab.storage import files
 from bertlab.training import optimizers
 from bertlab.training.batch_log import BatchLog
 from bertlab.training.checkpoint import Checkpointer, check_config
@@ -130,7 +130,7 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
 
   Ends with one line: the first and last logged loss and MLM accuracy."""
   until = config.total_steps if until is None else until
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
+  ckpt = Checkpointer(files.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
   if state is None:
     if ckpt.latest_step() is not None:
       check_config(workdir, config, ckpt.directory)
@@ -143,8 +143,7 @@ def run(*, steps: CompiledSteps, train_iter, eval_batches, config, workdir: str,
       state, step = steps.init(), 0
     if jax.process_index() == 0 and hasattr(config, "to_json_best_effort"):
       # Only now: a config.json next to checkpoints always describes them.
-      with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json_best_effort(indent=2))
+      files.write_text(files.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
   else:
     step = int(jax.device_get(state.step))
   writer = MetricsWriter(workdir, resume_step=step)

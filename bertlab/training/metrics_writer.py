@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import math
-import os
 import sys
 
 import jax
+
+from bertlab.storage import files
 
 
 def _rows_up_to(path: str, step: int) -> list[str]:
   """The lines of `path` whose step is <= `step` (unreadable lines dropped)."""
   keep = []
-  with open(path, encoding="utf-8") as f:
-    for line in f:
-      try:
-        if int(json.loads(line)["step"]) <= step:
-          keep.append(line if line.endswith("\n") else line + "\n")
-      except (ValueError, KeyError, TypeError):
-        continue  # a line cut by a kill mid-write
+  for line in files.read_text(path).splitlines(keepends=True):
+    try:
+      if int(json.loads(line)["step"]) <= step:
+        keep.append(line if line.endswith("\n") else line + "\n")
+    except (ValueError, KeyError, TypeError):
+      continue  # a line cut by a kill mid-write
   return keep
 
 
@@ -38,6 +40,13 @@ def _summary_writer():
   return SummaryWriter
 
 
+def _has_module(name: str) -> bool:
+  try:
+    return importlib.util.find_spec(name) is not None
+  except ImportError:  # a parent package is missing
+    return False
+
+
 class MetricsWriter:
   """One JSON object per logged step in WORKDIR/metrics.jsonl; scalars to TensorBoard.
 
@@ -49,20 +58,24 @@ class MetricsWriter:
     self.enabled = enabled and jax.process_index() == 0
     if not self.enabled:
       return
-    os.makedirs(workdir, exist_ok=True)
-    self.path = os.path.join(workdir, "metrics.jsonl")
-    if resume_step is not None and os.path.exists(self.path):
-      rows = _rows_up_to(self.path, resume_step)
-      with open(self.path + ".tmp", "w", encoding="utf-8") as f:
-        f.writelines(rows)
-      os.replace(self.path + ".tmp", self.path)
-    self._jsonl = open(self.path, "a", encoding="utf-8")
+    files.makedirs(workdir)
+    self.path = files.join(workdir, "metrics.jsonl")
+    keep = None
+    if resume_step is not None and files.exists(self.path):
+      keep = _rows_up_to(self.path, resume_step)
+    self._jsonl = files.AppendLog(self.path, keep)
+    self._tb = None  # TensorBoard files are optional; the JSONL log is not
+    if files.is_remote(workdir) and not _has_module("google.cloud.storage"):
+      logging.getLogger(__name__).warning(
+          "no TensorBoard files in %s: tensorboardX writes gs:// with google-cloud-storage "
+          "(pip install google-cloud-storage)", workdir)
+      return
     try:
       SummaryWriter = _summary_writer()
-      self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"),
+      self._tb = SummaryWriter(files.join(workdir, "tensorboard"),
                                purge_step=resume_step + 1 if resume_step else None)
-    except ImportError:  # TensorBoard files are optional; the JSONL log is not
-      self._tb = None
+    except ImportError:
+      pass
 
   def write(self, step: int, scalars: dict, prefix: str = ""):
     if not self.enabled:
@@ -74,7 +87,6 @@ class MetricsWriter:
       if self._tb is not None and math.isfinite(v):
         self._tb.add_scalar(prefix + k, v, int(step))
     self._jsonl.write(json.dumps(row) + "\n")
-    self._jsonl.flush()
 
   def close(self):
     if self.enabled:
