@@ -65,7 +65,16 @@ def makedirs(path) -> None:
 
 
 def size(path) -> int:
-  return int(_epath(path).stat().length) if is_remote(path) else os.path.getsize(path)
+  return stat(path)[0]
+
+
+def stat(path) -> tuple[int, int]:
+  """(size in bytes, modification time in whole seconds)."""
+  if is_remote(path):
+    st = _epath(path).stat()
+    return int(st.length), int(st.mtime)
+  st = os.stat(path)
+  return int(st.st_size), int(st.st_mtime)
 
 
 def read_bytes(path) -> bytes:

@@ -3,8 +3,7 @@
 Token caches and example indices are memory-mapped, and tokenizer libraries read local files,
 so a prepared corpus or a tokenizer on `gs://...` is copied once into a local folder keyed by
 its address: `$BERTLAB_LOCAL_CACHE` (default: the temporary directory's `bertlab-mirror/`).
-A file already there with the remote size is not fetched again (a prepared piece's name hashes
-its content, so it never changes under one name). A folder built here for a remote destination
+A file already there with the remote size and modification time is not fetched again. A folder built here for a remote destination
 is uploaded with its completion marker last, then kept as that destination's local copy.
 """
 
@@ -59,10 +58,12 @@ def pull(path, only: list[str] | None = None) -> str:
   for rel in wanted:
     dest = os.path.join(local, *rel.split("/"))
     src = files.join(path, rel)
-    if os.path.isfile(dest) and os.path.getsize(dest) == files.size(src):
+    size, mtime = files.stat(src)
+    if os.path.isfile(dest) and files.stat(dest) == (size, mtime):
       continue
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     files.copy_from(src, dest)
+    os.utime(dest, (mtime, mtime))  # the copy is current while the object keeps its time
   os.makedirs(local, exist_ok=True)
   return local
 
@@ -84,7 +85,10 @@ def publish(built: str, dest, last: str | None = None) -> None:
     names += [os.path.relpath(os.path.join(base, f), built) for f in fs]
   names.sort(key=lambda n: (n == last, n))
   for rel in names:
-    files.copy_to(os.path.join(built, rel), files.join(str(dest), *rel.split(os.sep)))
+    target = files.join(str(dest), *rel.split(os.sep))
+    files.copy_to(os.path.join(built, rel), target)
+    mtime = files.stat(target)[1]
+    os.utime(os.path.join(built, rel), (mtime, mtime))  # `built` becomes the current copy
   local = local_path(dest)
   if os.path.isdir(local):
     shutil.rmtree(local, ignore_errors=True)

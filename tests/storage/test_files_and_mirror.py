@@ -60,6 +60,10 @@ def test_pull_copies_once_and_only_what_is_asked(tmp_path, gcs, monkeypatch):
   files.write_text("gs://b/prep/tokenizer/vocab.txt", "a much longer vocabulary")
   mirror.pull("gs://b/prep", only=["tokenizer"])
   assert reads == ["gs://b/prep/tokenizer/vocab.txt"]  # changed size: fetched
+  files.write_text("gs://b/prep/tokenizer/vocab.txt", "a much longer VOCABULARY")
+  os.utime(gcs.local("gs://b/prep/tokenizer/vocab.txt"), (1e9, 1e9))  # same size, other time
+  mirror.pull("gs://b/prep", only=["tokenizer"])
+  assert open(os.path.join(local, "tokenizer/vocab.txt")).read() == "a much longer VOCABULARY"
   assert mirror.pull(str(tmp_path)) == str(tmp_path)  # a local folder is its own copy
 
 
