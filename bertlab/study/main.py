@@ -39,14 +39,15 @@ def _compilation_cache(directory: str) -> None:
 
 
 def run(study, workdir: str, cells: str = "1/1", report_only: bool = False,
-        max_cells: int = 0, echo=print) -> dict:
-  """Validates everything, then runs this slice's unfinished cells, rewriting the report
-  after each; returns the report."""
+        max_cells: int = 0, echo=print, only: str = "") -> dict:
+  """Validates everything, then runs this slice's unfinished cells (those `only` selects, see
+  `plan.select`), rewriting the report after each; returns the report."""
   spec.validate(study)
   i, n = plan_lib.parse_slice(cells)
   workdir = os.path.abspath(workdir)
   plans = plan_lib.arm_plans(study, workdir)  # a budget below one step fails here
   grid = plan_lib.cells(study, plans)
+  chosen = plan_lib.select(grid, only)  # a bad selection fails here, before anything is written
   os.makedirs(workdir, exist_ok=True)
   if report_only:
     return report_lib.write(study, plans, workdir)
@@ -56,10 +57,10 @@ def run(study, workdir: str, cells: str = "1/1", report_only: bool = False,
       echo(f"{name} ({p.family}): {p.steps} steps x {p.flops_per_step / 1e9:.2f} GFLOPs = "
            f"{p.steps * p.flops_per_step / 1e15:.3f} PFLOPs; checkpoints {p.checkpoints}")
   runner.prepare(study, workdir, echo)
-  mine = plan_lib.take_slice(grid, i, n)
+  mine = [c for c in plan_lib.take_slice(grid, i, n) if c in chosen]
   todo = [c for c in mine if not runner.is_done(workdir, c)]
-  echo(f"grid: {len(grid)} cells; slice {i}/{n}: {len(mine)}, {len(mine) - len(todo)} done "
-       f"already, {len(todo)} to run")
+  echo(f"grid: {len(grid)} cells; slice {i}/{n}" + (f", --only {only!r}" if only else "")
+       + f": {len(mine)}, {len(mine) - len(todo)} done already, {len(todo)} to run")
   logs = os.path.join(workdir, "logs")
   os.makedirs(logs, exist_ok=True)
   report = report_lib.write(study, plans, workdir)
@@ -98,15 +99,19 @@ def main(argv=None):
     flags.DEFINE_bool("report", False, "only gather finished cells into the report",
                       flag_values=fl)
     flags.DEFINE_integer("max_cells", 0, "stop after this many cells (0: all)", flag_values=fl)
+    flags.DEFINE_string("only", "", "run only the cells matching KEY=V1,V2 ... (arm, "
+                        "pretrain_seed, fraction, task, finetune_seed), e.g. 'fraction=1 "
+                        "task=sst2'", flag_values=fl)
 
   fl = cli.parse(argv, config_help="study config (configs/study/...py)",
                  workdir_help="study directory (shared by every slice; re-running resumes)",
                  usage="python study.py --config configs/study/objectives_cpu.py --workdir DIR "
-                       "[--cells=i/N] [--report] [--max_cells=K]",
+                       "[--cells=i/N] [--only='KEY=V,..'] [--report] [--max_cells=K]",
                  define_extra=extra)
   logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
   try:
-    return cli.run_or_exit(lambda c, w: run(c, w, fl.cells, fl.report, fl.max_cells),
+    return cli.run_or_exit(lambda c, w: run(c, w, fl.cells, fl.report, fl.max_cells,
+                                            only=fl.only),
                            fl.config, fl.workdir)
   except InterruptedError as e:  # SIGTERM: the pretraining run saved its state
     sys.exit(f"interrupted: {e}")

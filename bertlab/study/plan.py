@@ -187,6 +187,38 @@ def parse_slice(text: str) -> tuple[int, int]:
   return i, n
 
 
+_FIELDS = {"arm": str, "pretrain_seed": int, "fraction": float, "task": str,
+           "finetune_seed": int}
+
+
+def select(grid: list[Cell], text: str) -> list[Cell]:
+  """The cells matching every condition of `text` ("" = all), in grid order. Conditions are
+  space-separated KEY=V1,V2 on the fields of `Cell`, e.g. "fraction=1 task=sst2,cola": the
+  largest budget first. The random arm has no fraction, so a fraction condition keeps it (it is
+  the floor every selection is compared with); name it out with arm=..."""
+  conditions = {}
+  for part in text.split():
+    key, eq, values = part.partition("=")
+    if key not in _FIELDS or not eq or not values:
+      raise ValueError(f"--only: expected KEY=V1,V2 ... with KEY one of {', '.join(_FIELDS)}; "
+                       f"found {part!r}")
+    try:
+      conditions[key] = {_FIELDS[key](v) for v in values.split(",")}
+    except ValueError:
+      raise ValueError(f"--only: {key} takes {_FIELDS[key].__name__} values; found {values!r}"
+                       ) from None
+    known = {getattr(c, key) for c in grid if not (key == "fraction" and c.step == 0)}
+    if not conditions[key] & known:
+      raise ValueError(f"--only: no cell has {key} in {sorted(conditions[key])}; the grid has "
+                       f"{sorted(known)}")
+
+  def keep(c: Cell) -> bool:
+    return all(getattr(c, k) in v or (k == "fraction" and c.step == 0)
+               for k, v in conditions.items())
+
+  return [c for c in grid if keep(c)]
+
+
 def take_slice(grid: list[Cell], i: int, n: int) -> list[Cell]:
   """Slice i of n: the cells of the pretraining runs (arm, seed) numbered i-1 mod n, so a
   pretraining run is done by one slice only; if there are fewer runs than slices, the cells of

@@ -85,6 +85,25 @@ def test_grid_and_slices(study):
       plan.parse_slice(bad)
 
 
+def test_only_selects_cells_and_keeps_the_floor(study, tmp_path):
+  study.finetune.seeds = (0, 1, 2)
+  grid = plan.cells(study, plan.arm_plans(study))
+  top = max(c.fraction for c in grid)
+  got = plan.select(grid, f"fraction={top:g} finetune_seed=0,2")
+  assert [c.id for c in got] == [c.id for c in grid  # grid order; random arm kept
+                                 if (c.fraction == top or c.step == 0) and c.finetune_seed != 1]
+  assert {c.arm for c in got} == {c.arm for c in grid}
+  assert plan.select(grid, "") == grid
+  assert {c.arm for c in plan.select(grid, "arm=random")} == {"random"}
+  for bad, match in (("epoch=1", "KEY one of"), ("fraction", "KEY one of"),
+                     ("fraction=half", "float"), ("task=squad", "the grid has")):
+    with pytest.raises(ValueError, match=match):
+      plan.select(grid, bad)
+  with pytest.raises(ValueError, match="--only"):  # before anything is written
+    main.run(study, str(tmp_path / "w"), only="task=squad", echo=lambda m: None)
+  assert not os.path.exists(tmp_path / "w")
+
+
 def _fails_before_training(study, workdir, error, match):
   with pytest.raises(error, match=match):
     main.run(study, str(workdir), echo=lambda m: None)
