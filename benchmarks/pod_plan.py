@@ -5,7 +5,8 @@
 
 Each (config, topology, mesh, grad_accum_steps) is one `benchmarks/aot.py` run in its own process
 (a compile that runs out of time or memory loses only itself), writing OUT/NAME.json; a run whose
-JSON exists is not compiled again. Pass 1 compiles FSDP over every chip; pass 2 raises
+JSON exists is not compiled again. Pass 1 compiles FSDP over every chip (data x FSDP where a
+parameter cannot be split over every chip); pass 2 raises
 grad_accum_steps (2, 4, 8) for what did not fit; pass 3 compiles FSDP x tensor 4. `--table`
 prints the markdown table (best fitting mesh per config and topology) and writes OUT/plan.json.
 """
@@ -97,30 +98,54 @@ FIRST = (("bert-base", "v4:4x4x4"), ("bert-large", "v4:4x4x4"), ("albert-xxlarge
          ("electra-large", "v4:4x4x4"), ("roberta-large", "v4:4x4x4"))
 
 
+def _cannot_shard(r) -> bool:
+  return r is not None and "cannot shard" in r.get("failed", "")
+
+
+def run_fsdp(out, model, topo, accum, timeout):
+  """FSDP over every chip; where a parameter cannot be split that far (ALBERT's E = 128 rows
+  over 256 chips), data x FSDP with the data axis doubled until it shards."""
+  n, data = TOPOLOGIES[topo], 1
+  r = run_one(out, model, topo, (1, n, 1), accum, timeout)
+  while _cannot_shard(r) and data < 8:
+    data *= 2
+    r = run_one(out, model, topo, (data, n // data, 1), accum, timeout)
+  return r
+
+
 def compile_all(out, timeout, only=()):
   """Every pass below, or with `only` ((model, topology), ...) FSDP for those alone, in order
   (several plans can then share a host's cores, each on its own rows)."""
   os.makedirs(out, exist_ok=True)
-  fsdp = {t: (1, n, 1) for t, n in TOPOLOGIES.items()}
   if only:
     for model, topo in only:
-      run_one(out, model, topo, fsdp[topo], 1, timeout)
+      run_fsdp(out, model, topo, 1, timeout)
     return
   for model, topo in FIRST:
-    run_one(out, model, topo, fsdp[topo], 1, timeout)
-  for topo in TOPOLOGIES:                                # pass 1: FSDP
+    run_fsdp(out, model, topo, 1, timeout)
+  for topo in TOPOLOGIES:                                # pass 1: FSDP (x data if it must)
     for model in MODELS:
-      run_one(out, model, topo, fsdp[topo], 1, timeout)
+      run_fsdp(out, model, topo, 1, timeout)
   for model in MODELS:                                   # pass 2: accumulate what did not fit
     for topo in TOPOLOGIES:
       accum = 1
-      r = run_one(out, model, topo, fsdp[topo], accum, timeout)
+      r = run_fsdp(out, model, topo, accum, timeout)
       while r is not None and r.get("fits") is False and accum < 8:
         accum *= 2
-        r = run_one(out, model, topo, fsdp[topo], accum, timeout)
+        r = run_fsdp(out, model, topo, accum, timeout)
   for model in MODELS:                                   # pass 3: FSDP x tensor 4
     for topo, n in TOPOLOGIES.items():
       run_one(out, model, topo, (1, n // 4, 4), 1, timeout)
+
+
+def _failure(r) -> str:
+  """One short cause of a failed compile, with its mesh."""
+  cmd = r.get("command", "")
+  mesh = cmd.split("--mesh_shape=")[1].split(")")[0] + ")" if "--mesh_shape=" in cmd else "?"
+  text = r["failed"].removeprefix("error: ")
+  cause, _, detail = text.partition(" on mesh ")
+  first = detail.split("; ")[1] if detail.count("; ") else ""  # e.g. one parameter that fails
+  return f"{cause} on mesh {mesh}" + (f": {first}, ..." if first else "")
 
 
 def table(out) -> str:
@@ -143,8 +168,9 @@ def table(out) -> str:
       fit = sorted((r for r in rs if r.get("fits")), key=lambda r: r["estimate"]["step_s"])
       if not rs:
         notes = [r["note"] for r in tried if "note" in r]
+        failed = [r for r in tried if "failed" in r]
         why = (notes[0] if notes else f"compile ran past {max(late) // 60} min on the shared host"
-               if late else "not reached")
+               if late else _failure(failed[-1]) if failed else "not reached")
         rows.append(f"| {model} | {topo} | not compiled here ({why}) | | | | | | | | | "
                     f"{paper} |")
         continue
