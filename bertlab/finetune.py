@@ -46,7 +46,9 @@ def load_data(config, tokenizer, pad_token):
                            **source)
   if config.num_train_examples:
     train = train[:config.num_train_examples]
-  if config.num_eval_examples:
+  if config.select_fraction:  # model selection: the eval split stays unseen
+    train, dev = fd.holdout(train, config.select_fraction, seed=1)
+  elif config.num_eval_examples:
     dev = dev[:config.num_eval_examples]
   if info.source == "conll":
     info = fd.with_tags(info, train + dev)

@@ -35,6 +35,9 @@ def finetune_config(task: str) -> ml_collections.ConfigDict:
   c.num_train_examples = 0      # > 0: train on the first N examples only
   c.num_eval_examples = 0       # > 0: evaluate on the first N examples only
   c.holdout_fraction = 0.0      # > 0: no eval file; hold this fraction of train out as dev
+  # > 0: train on the rest of the (capped) training examples and evaluate on this fraction of
+  # them instead of the eval split: choosing hyperparameters without seeing the split reported.
+  c.select_fraction = 0.0
   c.conll_scheme = "iob2"       # "iob1" for the original CoNLL-2003 release
   c.max_seq_len = 128           # BERT §4.1 (GLUE)
   c.doc_stride = 128            # SQuAD windows (BERT's run_squad.py)
@@ -95,6 +98,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
       (not (c.holdout_fraction and c.eval_file), "holdout_fraction",
        "no eval_file when holding a dev set out of train (TFDS: eval_split is then unused)"),
       (0.0 <= c.holdout_fraction < 1.0, "holdout_fraction", "a fraction in [0, 1)"),
+      (0.0 <= c.select_fraction < 1.0, "select_fraction", "a fraction in [0, 1)"),
       (c.batch_size > 0 and c.eval_batch_size > 0, "batch_size", "positive batch sizes"),
       (c.num_epochs > 0 or c.total_steps > 0, "num_epochs", "num_epochs > 0 or total_steps > 0"),
       (c.num_train_examples >= 0 and c.num_eval_examples >= 0, "num_train_examples",

@@ -15,7 +15,9 @@ resumes from its last checkpoint and a killed fine-tuning cell starts again (min
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import math
 import os
 import shutil
 import socket
@@ -198,11 +200,12 @@ def run_cell(study, plans, cell: plan_lib.Cell, workdir: str, log) -> dict:
   config.seeds = (seed,)
   shutil.rmtree(os.path.join(out, "finetune"), ignore_errors=True)  # a killed cell starts over
   os.makedirs(out, exist_ok=True)
-  t0 = time.perf_counter()
-  metrics = finetune.run(config, os.path.join(out, "finetune"), echo=log)
-  wall = time.perf_counter() - t0
   info = task_info(config.task)
   main = info.metrics[0]
+  t0 = time.perf_counter()
+  selection = _select_rate(study, config, out, main, log)
+  metrics = finetune.run(config, os.path.join(out, "finetune"), echo=log)
+  wall = time.perf_counter() - t0
   scale = 1.0 if info.source == "squad" else 100.0  # every score in percent (SQuAD already is)
   result = dict(
       cell=cell.id, arm=cell.arm, family=arm_plan.family, pretrain_seed=cell.pretrain_seed,
@@ -211,9 +214,36 @@ def run_cell(study, plans, cell: plan_lib.Cell, workdir: str, log) -> dict:
       finetune_seed=cell.finetune_seed, seed_used=seed, metric=main,
       score=scale * float(metrics[main]), metrics=metrics, wall_s=wall,
       pretrain_eval=(record or {}).get("eval", {}).get(str(cell.step), {}),
+      learning_rate=config.optimizer.learning_rate, selection=selection,
       config=json.loads(config.to_json_best_effort()))
   write_json(os.path.join(out, "result.json"), result)
   return result
+
+
+def _select_rate(study, config, out: str, metric: str, log) -> dict:
+  """With study.finetune.learning_rates: fine-tunes at each rate on part of the training
+  examples, scores the rest (`select_fraction`), and sets the best rate (ties: the lower) in
+  `config`; returns {rate: selection score}. The reported split is never read here."""
+  from bertlab import finetune
+
+  rates = tuple(study.finetune.learning_rates)
+  if not rates:
+    return {}
+  scores = {}
+  for lr in sorted(rates):
+    c = copy.deepcopy(config)
+    c.optimizer.learning_rate = lr
+    c.select_fraction = study.finetune.select_fraction
+    d = os.path.join(out, f"select_lr{lr:g}")
+    shutil.rmtree(d, ignore_errors=True)
+    scores[f"{lr:g}"] = float(finetune.run(c, d, echo=log)[metric])
+    log(f"selection: lr {lr:g}: {metric} {scores[f'{lr:g}']:.4f}")
+  score = lambda lr: scores[f"{lr:g}"] if not math.isnan(scores[f"{lr:g}"]) else -math.inf
+  best = max(sorted(rates), key=score)  # max keeps the first, i.e. the lowest rate of a tie
+  config.optimizer.learning_rate = best
+  log(f"selection: lr {best:g} chosen on {study.finetune.select_fraction:g} of the training "
+      "examples")
+  return scores
 
 
 def is_done(workdir: str, cell: plan_lib.Cell) -> bool:

@@ -58,6 +58,12 @@ def study_config() -> ml_collections.ConfigDict:
       num_epochs=3.0,
       max_seq_len=128,
       select_best=False,        # report the last evaluation: no selection on the dev set
+      # Non-empty: each cell first fine-tunes at every rate here on (1 - select_fraction) of
+      # its training examples, scores the rest, and reports the held-out score at the best
+      # rate (BERT §4.1 selects its rate per task on dev). One rate cannot suit every arm: on
+      # SST-2 a rate that lets random init learn words overwrites what pretraining gave.
+      learning_rates=(),
+      select_fraction=0.2,
   ))
   # tasks.NAME = dict(config="configs/finetune/sst2.py", overrides=dict(train_file=..., ...)).
   c.tasks = ml_collections.ConfigDict()
@@ -178,6 +184,11 @@ def validate(study) -> None:
     raise ValueError("study.finetune.seeds: expected seeds in [0, 1000) (the random arm's "
                      f"seed is 1000 * pretraining seed + fine-tuning seed); found "
                      f"{tuple(study.finetune.seeds)}.")
+  f = study.finetune
+  if any(not lr > 0 for lr in f.learning_rates) or not 0 < f.select_fraction < 1:
+    raise ValueError(f"study.finetune.learning_rates / select_fraction: expected positive rates "
+                     f"and a fraction in (0, 1); found {tuple(f.learning_rates)}, "
+                     f"{f.select_fraction}.")
   if not 0 <= p.warmup_fraction < 1:
     raise ValueError(f"study.pretrain.warmup_fraction: expected [0, 1); found "
                      f"{p.warmup_fraction}.")

@@ -26,4 +26,5 @@ def get_config():
     del c.arms[arm]
   c.pretrain.budget_flops = 4 * c.pretrain.budget_flops
   c.pretrain.fractions = (0.25, 0.5, 1.0)
+  c.finetune.learning_rates = ()  # its cells ran at the one rate 1e-3 (before selection)
   return c

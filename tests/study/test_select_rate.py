@@ -1,0 +1,46 @@
+"""Per-cell fine-tuning rate selection (study.finetune.learning_rates) on part of the training
+examples: the reported split is never read to choose."""
+
+import json
+import os
+
+import pytest
+
+from bertlab.study import main, plan, runner
+from study_toy import toy_study
+
+
+def _lines(path):
+  with open(path) as f:
+    return sum(1 for _ in f)
+
+
+def test_a_cell_selects_its_rate_on_training_examples(tmp_path, sst2_config):
+  study = toy_study(tmp_path, sst2_config)
+  study.finetune.learning_rates = (1e-5, 5e-3)
+  study.finetune.select_fraction = 0.25
+  workdir = str(tmp_path / "w")
+  os.makedirs(workdir)
+  runner.prepare(study, workdir, echo=lambda m: None)
+  plans = plan.arm_plans(study, workdir)
+  cell = [c for c in plan.cells(study, plans) if c.arm == "random"][0]  # no pretraining needed
+  result = runner.run_cell(study, plans, cell, workdir, log=lambda m: None)
+  assert set(result["selection"]) == {"1e-05", "0.005"}
+  best = max(result["selection"].items(), key=lambda kv: (kv[1], -float(kv[0])))[0]
+  assert result["learning_rate"] == float(best)
+  out = runner.cell_dir(workdir, cell)
+  # 64 toy sentences: 16 held out for the reported score (holdout_fraction 0.25); the rate is
+  # chosen on 12 of the other 48 (select_fraction 0.25), trained on 36.
+  assert _lines(os.path.join(out, "finetune", "predictions.jsonl")) == 16
+  for lr in ("1e-05", "0.005"):
+    assert _lines(os.path.join(out, f"select_lr{lr}", "predictions.jsonl")) == 12
+  with open(os.path.join(out, "result.json")) as f:
+    assert json.load(f)["selection"] == result["selection"]
+
+
+def test_bad_selection_settings_fail_before_training(tmp_path, sst2_config):
+  study = toy_study(tmp_path, sst2_config)
+  study.finetune.learning_rates = (1e-4, -1.0)
+  with pytest.raises(ValueError, match="learning_rates"):
+    main.run(study, str(tmp_path / "w"), echo=lambda m: None)
+  assert not os.path.exists(tmp_path / "w")
