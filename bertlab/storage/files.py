@@ -21,9 +21,23 @@ def is_remote(path) -> bool:
   return "://" in p and not p.startswith("file://")
 
 
+_AVAILABLE: set[str] = set()  # schemes whose filesystem was found
+
+
 def _epath(path):
+  """epath.Path of a remote path; a scheme without its filesystem package is one ValueError."""
   from etils import epath
 
+  scheme = str(path).split("://", 1)[0]
+  if scheme not in _AVAILABLE:
+    import fsspec  # epath's backend for gs://, s3://, ...
+
+    try:
+      fsspec.get_filesystem_class("gcs" if scheme == "gs" else scheme)
+    except (ImportError, ValueError) as e:
+      raise ValueError(f"{path}: no filesystem for {scheme}:// on this machine ({e}); for gs:// "
+                       "pip install -e '.[gcs]' (gcsfs)") from None
+    _AVAILABLE.add(scheme)
   return epath.Path(str(path))
 
 

@@ -81,3 +81,8 @@ def test_publish_uploads_the_marker_last_and_keeps_the_local_copy(tmp_path, gcs,
   n = len(gcs.writes)
   local = mirror.pull("gs://b/prep/pieces/p1")
   assert open(os.path.join(local, "sub", "b.npy")).read() == "sub/b.npy" and len(gcs.writes) == n
+
+
+def test_a_scheme_without_its_filesystem_is_one_clear_error():
+  with pytest.raises(ValueError, match="no filesystem for nosuchfs://"):
+    files.exists("nosuchfs://bucket/run")
