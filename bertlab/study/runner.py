@@ -8,6 +8,7 @@ WORKDIR layout:
     views/step_S/                 config.json + checkpoints/S (a link): what a cell loads
   pretrain/random/config.json     the random-init arm's architecture and tokenizer
   cells/ARM/pP/fracF/TASK/fS/     a `finetune.py` workdir; result.json when the cell is done
+  cells/ARM/pP/fracF/TASK/select/ the group's fine-tuning rate choice (finetune.learning_rates)
 A cell is done when its result.json exists, so re-running skips it; a killed pretraining run
 resumes from its last checkpoint and a killed fine-tuning cell starts again (minutes at most).
 """
@@ -179,6 +180,12 @@ def cell_dir(workdir: str, cell: plan_lib.Cell) -> str:
   return os.path.join(workdir, "cells", *cell.id.split("/"))
 
 
+def selection_dir(workdir: str, cell: plan_lib.Cell) -> str:
+  """Where the fine-tuning rate of the cell's (arm, pretraining seed, fraction, task) group is
+  chosen: beside its seeds' cells."""
+  return os.path.join(os.path.dirname(cell_dir(workdir, cell)), "select")
+
+
 def run_cell(study, plans, cell: plan_lib.Cell, workdir: str, log) -> dict:
   """Fine-tunes one cell (pretraining first if its run is not complete); writes result.json."""
   from bertlab import finetune
@@ -203,7 +210,9 @@ def run_cell(study, plans, cell: plan_lib.Cell, workdir: str, log) -> dict:
   info = task_info(config.task)
   main = info.metrics[0]
   t0 = time.perf_counter()
-  selection = _select_rate(study, config, out, main, log)
+  first = study.finetune.seeds[0]
+  selection_seed = (1000 * cell.pretrain_seed + first) if arm_plan.family is None else first
+  selection = _select_rate(study, config, selection_dir(workdir, cell), selection_seed, main, log)
   metrics = finetune.run(config, os.path.join(out, "finetune"), echo=log)
   wall = time.perf_counter() - t0
   scale = 1.0 if info.source == "squad" else 100.0  # every score in percent (SQuAD already is)
@@ -220,29 +229,40 @@ def run_cell(study, plans, cell: plan_lib.Cell, workdir: str, log) -> dict:
   return result
 
 
-def _select_rate(study, config, out: str, metric: str, log) -> dict:
+def _select_rate(study, config, group: str, selection_seed: int, metric: str, log) -> dict:
   """With study.finetune.learning_rates: fine-tunes at each rate on part of the training
   examples, scores the rest (`select_fraction`), and sets the best rate (ties: the lower) in
-  `config`; returns {rate: selection score}. The reported split is never read here."""
+  `config`; returns {rate: selection score}. The reported split is never read here.
+
+  Chosen once per (arm, pretraining seed, fraction, task) group, with the replicate of its
+  first fine-tuning seed, and reused by every seed of the group (BERT §4.1: one rate per task,
+  picked on dev, then the seeds): a third of the cost of choosing per cell, and every seed of
+  an arm is then fine-tuned the same way. `group/selection.json` keeps the choice; slices that
+  meet it compute the same choice (deterministic) and keep whichever wrote first."""
   from bertlab import finetune
 
   rates = tuple(study.finetune.learning_rates)
   if not rates:
     return {}
-  scores = {}
-  for lr in sorted(rates):
-    c = copy.deepcopy(config)
-    c.optimizer.learning_rate = lr
-    c.select_fraction = study.finetune.select_fraction
-    d = os.path.join(out, f"select_lr{lr:g}")
-    shutil.rmtree(d, ignore_errors=True)
-    scores[f"{lr:g}"] = float(finetune.run(c, d, echo=log)[metric])
-    log(f"selection: lr {lr:g}: {metric} {scores[f'{lr:g}']:.4f}")
+  done = os.path.join(group, "selection.json")
+  if not os.path.exists(done):
+    scores = {}
+    for lr in sorted(rates):
+      c = copy.deepcopy(config)
+      c.optimizer.learning_rate = lr
+      c.select_fraction = study.finetune.select_fraction
+      c.seeds = (selection_seed,)
+      d = os.path.join(group, f"lr{lr:g}")
+      shutil.rmtree(d, ignore_errors=True)
+      scores[f"{lr:g}"] = float(finetune.run(c, d, echo=log)[metric])
+      log(f"selection: lr {lr:g}: {metric} {scores[f'{lr:g}']:.4f}")
+    write_json(done, dict(seed=selection_seed, scores=scores))
+  scores = read_json(done)["scores"]
   score = lambda lr: scores[f"{lr:g}"] if not math.isnan(scores[f"{lr:g}"]) else -math.inf
   best = max(sorted(rates), key=score)  # max keeps the first, i.e. the lowest rate of a tie
   config.optimizer.learning_rate = best
   log(f"selection: lr {best:g} chosen on {study.finetune.select_fraction:g} of the training "
-      "examples")
+      f"examples ({done})")
   return scores
 
 

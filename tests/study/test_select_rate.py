@@ -1,4 +1,4 @@
-"""Per-cell fine-tuning rate selection (study.finetune.learning_rates) on part of the training
+"""Per-group fine-tuning rate selection (study.finetune.learning_rates) on part of the training
 examples: the reported split is never read to choose."""
 
 import json
@@ -15,27 +15,41 @@ def _lines(path):
     return sum(1 for _ in f)
 
 
-def test_a_cell_selects_its_rate_on_training_examples(tmp_path, sst2_config):
+def test_a_group_selects_its_rate_once_on_training_examples(tmp_path, sst2_config):
   study = toy_study(tmp_path, sst2_config)
   study.finetune.learning_rates = (1e-5, 5e-3)
   study.finetune.select_fraction = 0.25
+  study.finetune.seeds = (0, 1)
   workdir = str(tmp_path / "w")
   os.makedirs(workdir)
   runner.prepare(study, workdir, echo=lambda m: None)
   plans = plan.arm_plans(study, workdir)
-  cell = [c for c in plan.cells(study, plans) if c.arm == "random"][0]  # no pretraining needed
-  result = runner.run_cell(study, plans, cell, workdir, log=lambda m: None)
+  first, second = [c for c in plan.cells(study, plans) if c.arm == "random"][:2]  # no pretraining
+  assert (first.task, first.fraction) == (second.task, second.fraction)
+  assert first.finetune_seed != second.finetune_seed
+  result = runner.run_cell(study, plans, first, workdir, log=lambda m: None)
   assert set(result["selection"]) == {"1e-05", "0.005"}
   best = max(result["selection"].items(), key=lambda kv: (kv[1], -float(kv[0])))[0]
   assert result["learning_rate"] == float(best)
-  out = runner.cell_dir(workdir, cell)
+  out, group = runner.cell_dir(workdir, first), runner.selection_dir(workdir, first)
   # 64 toy sentences: 16 held out for the reported score (holdout_fraction 0.25); the rate is
   # chosen on 12 of the other 48 (select_fraction 0.25), trained on 36.
   assert _lines(os.path.join(out, "finetune", "predictions.jsonl")) == 16
   for lr in ("1e-05", "0.005"):
-    assert _lines(os.path.join(out, f"select_lr{lr}", "predictions.jsonl")) == 12
+    assert _lines(os.path.join(group, f"lr{lr}", "predictions.jsonl")) == 12
   with open(os.path.join(out, "result.json")) as f:
     assert json.load(f)["selection"] == result["selection"]
+  with open(os.path.join(group, "selection.json")) as f:
+    assert json.load(f) == dict(seed=first.finetune_seed, scores=result["selection"])
+  # The group's next seed reuses the choice: no selection run again.
+  stamps = {lr: os.stat(os.path.join(group, f"lr{lr}", "predictions.jsonl")).st_mtime_ns
+            for lr in ("1e-05", "0.005")}
+  again = runner.run_cell(study, plans, second, workdir, log=lambda m: None)
+  assert again["selection"] == result["selection"]
+  assert again["learning_rate"] == result["learning_rate"]
+  assert again["seed_used"] != result["seed_used"]
+  assert stamps == {lr: os.stat(os.path.join(group, f"lr{lr}", "predictions.jsonl")).st_mtime_ns
+                    for lr in ("1e-05", "0.005")}
 
 
 def test_bad_selection_settings_fail_before_training(tmp_path, sst2_config):
