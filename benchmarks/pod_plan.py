@@ -7,8 +7,14 @@ Each (config, topology, mesh, grad_accum_steps) is one `benchmarks/aot.py` run i
 (a compile that runs out of time or memory loses only itself), writing OUT/NAME.json; a run whose
 JSON exists is not compiled again. Pass 1 compiles FSDP over every chip (data x FSDP where a
 parameter cannot be split over every chip); pass 2 raises
-grad_accum_steps (2, 4, 8) for what did not fit; pass 3 compiles FSDP x tensor 4. `--table`
-prints the markdown table (best fitting mesh per config and topology) and writes OUT/plan.json.
+grad_accum_steps (2, 4, 8) for what did not fit; pass 3 compiles the other candidates: data
+parallel over every chip (the parameters replicated: fits only the smaller models) and FSDP x
+tensor 4. `--table` prints the markdown table (the fastest fitting mesh per config and topology,
+and which meshes were compiled) and writes OUT/plan.json.
+
+  --only bert-base@v5e:16x16,bert-base@v5e:16x16@data,bert-base@v5e:16x16@tensor4
+
+compiles those rows alone: FSDP by default, `@data` or `@tensor4` for the other two meshes.
 """
 
 from __future__ import annotations
@@ -113,13 +119,22 @@ def run_fsdp(out, model, topo, accum, timeout):
   return r
 
 
+MESHES = {  # the candidates besides FSDP (pass 3), by the name --only gives them
+    "data": lambda n: (n, 1, 1),
+    "tensor4": lambda n: (1, n // 4, 4),
+}
+
+
 def compile_all(out, timeout, only=()):
-  """Every pass below, or with `only` ((model, topology), ...) FSDP for those alone, in order
+  """Every pass below, or with `only` ((model, topology, mesh kind), ...) those alone, in order
   (several plans can then share a host's cores, each on its own rows)."""
   os.makedirs(out, exist_ok=True)
   if only:
-    for model, topo in only:
-      run_fsdp(out, model, topo, 1, timeout)
+    for model, topo, kind in only:
+      if kind == "fsdp":
+        run_fsdp(out, model, topo, 1, timeout)
+      else:
+        run_one(out, model, topo, MESHES[kind](TOPOLOGIES[topo]), 1, timeout)
     return
   for model, topo in FIRST:
     run_fsdp(out, model, topo, 1, timeout)
@@ -133,9 +148,10 @@ def compile_all(out, timeout, only=()):
       while r is not None and r.get("fits") is False and accum < 8:
         accum *= 2
         r = run_fsdp(out, model, topo, accum, timeout)
-  for model in MODELS:                                   # pass 3: FSDP x tensor 4
+  for model in MODELS:                                   # pass 3: data; FSDP x tensor 4
     for topo, n in TOPOLOGIES.items():
-      run_one(out, model, topo, (1, n // 4, 4), 1, timeout)
+      for mesh in MESHES.values():
+        run_one(out, model, topo, mesh(n), 1, timeout)
 
 
 def _failure(r) -> str:
@@ -193,6 +209,19 @@ def table(out) -> str:
           f"{e['step_s'] * steps / 86400:.2f} | {paper} |")
   with open(os.path.join(out, "plan.json"), "w") as f:
     json.dump(plan, f, indent=2)
+  compared = ["", "Rows with more than one mesh compiled (estimated step; the best is in the "
+              "table):", ""]
+  for (model, topo), tried in sorted(results.items()):
+    rs = [r for r in tried if "verdict" in r]
+    if len(rs) > 1:
+      compared.append(f"- {model} on {topo}: " + "; ".join(
+          f"{tuple(r['mesh'].values())} x{r['grad_accum_steps']} "
+          + (f"{r['estimate']['step_s'] * 1e3:.0f} ms ({r['estimate']['bound']}), "
+             f"{r['collective_bytes'] / 1e9:.2f} GB collectives, "
+             f"{r['memory']['total_bytes'] / gib:.2f} GiB" if r.get("fits") else
+             f"does not fit ({r.get('memory', {}).get('total_bytes', 0) / gib:.1f} GiB)")
+          for r in sorted(rs, key=lambda r: (not r.get("fits"), r["estimate"]["step_s"]
+                                             if r.get("fits") else 0))))
   commands = ["", "Every compile's command (those that timed out too):", "", "```bash"]
   for (model, topo), tried in sorted(results.items()):
     for r in tried:
@@ -206,7 +235,8 @@ def table(out) -> str:
         commands.append(cmd.replace("--mesh_shape=(", "--mesh_shape='(").replace(
             ") --config", ")' --config", 1) + note)
   commands.append("```")
-  return head + "\n" + "\n".join(rows) + "\n".join(["", *commands])
+  return (head + "\n" + "\n".join(rows)
+          + ("\n".join(compared) if len(compared) > 3 else "") + "\n".join(["", *commands]))
 
 
 def main():
@@ -214,14 +244,17 @@ def main():
   p.add_argument("--out", default="runs/pod_plan")
   p.add_argument("--timeout", type=int, default=900, help="seconds per compile")
   p.add_argument("--table", action="store_true", help="only print the table of what finished")
-  p.add_argument("--only", default="", help="MODEL@TOPOLOGY,... : FSDP compiles of these rows "
-                 "alone, in this order (e.g. bert-base@v5p:4x4x8)")
+  p.add_argument("--only", default="", help="MODEL@TOPOLOGY[@MESH],... : compiles of these rows "
+                 "alone, in this order (e.g. bert-base@v5p:4x4x8,bert-base@v5e:16x16@data); "
+                 f"MESH is fsdp (default) or one of {list(MESHES)}")
   a = p.parse_args()
-  only = [tuple(x.split("@")) for x in a.only.split(",") if x]
-  for model, topo in only:
-    if model not in MODELS or topo not in TOPOLOGIES:
-      p.error(f"--only {model}@{topo}: expected MODEL@TOPOLOGY with a model of {list(MODELS)} "
-              f"and a topology of {list(TOPOLOGIES)}")
+  only = []
+  for x in filter(None, a.only.split(",")):
+    model, topo, kind = (x.split("@") + ["fsdp"])[:3] if x.count("@") in (1, 2) else ("", "", "")
+    if model not in MODELS or topo not in TOPOLOGIES or kind not in ("fsdp", *MESHES):
+      p.error(f"--only {x}: expected MODEL@TOPOLOGY[@MESH] with a model of {list(MODELS)}, a "
+              f"topology of {list(TOPOLOGIES)} and a mesh of {['fsdp', *MESHES]}")
+    only.append((model, topo, kind))
   if not a.table:
     compile_all(a.out, a.timeout, only)
   print(table(a.out))

@@ -45,3 +45,38 @@ def test_ablations_time_each_arm(tmp_path):
   arms = [a["arm"] for a in json.loads(path.read_text())["arms"]]
   assert arms == ["default", "remat every layer", "packed rows", "default"]  # ARMS order
   assert "packed rows" in out
+
+
+def _pod_result(mesh, fits, step_s=0.01, gib=1.0):
+  return dict(mesh=dict(zip(("data", "fsdp", "tensor"), mesh)), grad_accum_steps=1, fits=fits,
+              verdict="FITS" if fits else "DOES NOT FIT", hbm_bytes=16 << 30,
+              memory=dict(total_bytes=int(gib * (1 << 30))), collective_bytes=2e9,
+              estimate=dict(step_s=step_s, bound="ici", tokens_per_s_per_chip=1000.0, mfu=0.1),
+              compile_s=60.0, command="python benchmarks/aot.py --mesh_shape=(1, 64, 4) --x")
+
+
+def test_pod_plan_table_takes_the_fastest_fitting_mesh_and_lists_the_others(tmp_path):
+  """The plan's table (no compile: result files as aot.py writes them): the fastest mesh that
+  fits is the row's best; every compiled mesh of the row is listed under the table."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("pod_plan", os.path.join(ROOT, "benchmarks",
+                                                                         "pod_plan.py"))
+  pod_plan = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(pod_plan)
+  for mesh, r in [((1, 256, 1), _pod_result((1, 256, 1), True, 0.029)),
+                  ((1, 64, 4), _pod_result((1, 64, 4), True, 0.003)),
+                  ((256, 1, 1), _pod_result((256, 1, 1), False, gib=20.0))]:
+    name = pod_plan._name("bert-base", "v5e:16x16", mesh, 1)
+    (tmp_path / f"{name}.json").write_text(json.dumps(r))
+  text = pod_plan.table(str(tmp_path))
+  row = [line for line in text.splitlines() if line.startswith("| bert-base | v5e:16x16")][0]
+  assert "| yes | (1, 64, 4) |" in row and "| 3 (ici) |" in row
+  listed = [line for line in text.splitlines() if line.startswith("- bert-base on v5e:16x16")][0]
+  assert listed.index("(1, 64, 4)") < listed.index("(1, 256, 1)") < listed.index("(256, 1, 1)")
+  assert "(256, 1, 1) x1 does not fit (20.0 GiB)" in listed
+  plan = json.loads((tmp_path / "plan.json").read_text())
+  assert plan["bert-base v5e:16x16"]["mesh"] == dict(data=1, fsdp=64, tensor=4)
+  bad = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "pod_plan.py"), "--out",
+                        str(tmp_path), "--only", "bert-base@v5e:16x16@pipeline"],
+                       capture_output=True, text=True, timeout=120)
+  assert bad.returncode == 2 and "a mesh of ['fsdp', 'data', 'tensor4']" in bad.stderr
