@@ -48,10 +48,21 @@ def gather(study, plans, workdir: str) -> dict:
              "tasks": {t: stats.mean_ci(scores.get(name, {}).get(frac, {}).get(t, {}).values())
                        for t in task_names},
              "average": stats.mean_ci(avg.values())}
+      task_scores = lambda arm, f, t: scores.get(arm, {}).get(f, {}).get(t, {})
       if name != study.baseline and p.family is not None:
         row["vs_baseline"] = stats.paired(avg, average(study.baseline, frac))
+        row["tasks_vs_baseline"] = {t: stats.paired(task_scores(name, frac, t),
+                                                    task_scores(study.baseline, frac, t))
+                                    for t in task_names}
       if study.random_init and p.family is not None:
         row["vs_random"] = stats.paired(avg, average(spec.RANDOM_ARM, 0.0))
+        row["tasks_vs_random"] = {t: stats.paired(task_scores(name, frac, t),
+                                                  task_scores(spec.RANDOM_ARM, 0.0, t))
+                                  for t in task_names}
+      # The fine-tuning rate each task used (chosen per group with finetune.learning_rates).
+      row["rates"] = {t: sorted({r["learning_rate"] for r in results if r["arm"] == name
+                                 and r["fraction"] == frac and r["task"] == t})
+                      for t in task_names}
       summary.setdefault(name, []).append(row)
   return {
       "study": json.loads(study.to_json_best_effort()),
@@ -107,7 +118,28 @@ def markdown(report: dict, study) -> str:
       cells.append("–" if d is None else stats.fmt(d, sign=True) + (" *" if d["separated"] else ""))
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
   lines += ["", "Δ: paired difference of the average over the same replicates; * = the 95 % "
-            "interval excludes 0.", "", "## Average score vs pretraining compute", "",
+            "interval excludes 0.", ""]
+  lines += ["## Per task at the full budget: paired Δ", "",
+            "| arm | Δ vs | " + " | ".join(task_names) + " |",
+            "|---|---|" + "---|" * len(task_names)]
+  for name, rows in report["summary"].items():
+    for key, other in (("tasks_vs_baseline", study.baseline), ("tasks_vs_random", "random")):
+      if key in rows[-1]:
+        lines.append(f"| {name} | {other} | " + " | ".join(
+            stats.fmt(d, sign=True) + (" *" if d["separated"] else "")
+            for d in (rows[-1][key][t] for t in task_names)) + " |")
+  if tuple(study.finetune.learning_rates):
+    lines += ["", f"Fine-tuning rate chosen (of {tuple(study.finetune.learning_rates)}, on "
+              f"{study.finetune.select_fraction:g} of each task's training examples, once per "
+              "arm, fraction and task):", "",
+              "| arm | fraction | " + " | ".join(task_names) + " |",
+              "|---|---|" + "---|" * len(task_names)]
+    for name, rows in report["summary"].items():
+      for row in rows:
+        if any(row["rates"].values()):
+          lines.append(f"| {name} | {row['fraction']:g} | " + " | ".join(
+              ", ".join(f"{lr:g}" for lr in row["rates"][t]) or "–" for t in task_names) + " |")
+  lines += ["", "## Average score vs pretraining compute", "",
             "| arm | " + " | ".join(f"{f:g}" for f in study.pretrain.fractions) + " |",
             "|---|" + "---|" * len(study.pretrain.fractions)]
   for name, rows in report["summary"].items():

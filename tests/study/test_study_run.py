@@ -71,12 +71,18 @@ def test_toy_study_end_to_end(uninterrupted):
     assert r["pretrain_flops"] == r["pretrain_step"] * arms[r["arm"]]["flops_per_step"]
   bert = report["summary"]["bert"][-1]
   assert "vs_random" in bert and "vs_baseline" not in bert
+  # Per task too: the papers' directions are per task (SOP on sentence order, spans on spans).
+  electra = report["summary"]["electra"][-1]
+  for key in ("tasks_vs_random", "tasks_vs_baseline"):
+    assert set(electra[key]) == {"sst2"} and electra[key]["sst2"]["n"] == 1
+  assert electra["rates"] == {"sst2": [c.finetune.learning_rate]}
   assert "vs_baseline" in report["summary"]["electra"][-1]
   for name in ("study.json", "study.md", "study.png"):
     assert os.path.getsize(os.path.join(workdir, name)) > 0
   assert json.load(open(os.path.join(workdir, "study.json")))["cells_done"] == 5
   md = open(os.path.join(workdir, "study.md")).read()
   assert "| electra |" in md and "Δ vs bert" in md
+  assert "| electra | random |" in md and "| electra | bert |" in md
   progress = [l for l in lines if l.startswith("[")]
   assert len(progress) == 5 and "ETA" in progress[-1]
 
