@@ -217,7 +217,8 @@ def table(out) -> str:
       compared.append(f"- {model} on {topo}: " + "; ".join(
           f"{tuple(r['mesh'].values())} x{r['grad_accum_steps']} "
           + (f"{r['estimate']['step_s'] * 1e3:.0f} ms ({r['estimate']['bound']}), "
-             f"{r['collective_bytes'] / 1e9:.2f} GB collectives, "
+             f"{r['collective_bytes'] / 1e9:.2f} GB in "
+             f"{sum(c['count'] for c in r.get('collectives', {}).values())} collectives, "
              f"{r['memory']['total_bytes'] / gib:.2f} GiB" if r.get("fits") else
              f"does not fit ({r.get('memory', {}).get('total_bytes', 0) / gib:.1f} GiB)")
           for r in sorted(rs, key=lambda r: (not r.get("fits"), r["estimate"]["step_s"]

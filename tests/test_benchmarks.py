@@ -50,7 +50,7 @@ def test_ablations_time_each_arm(tmp_path):
 def _pod_result(mesh, fits, step_s=0.01, gib=1.0):
   return dict(mesh=dict(zip(("data", "fsdp", "tensor"), mesh)), grad_accum_steps=1, fits=fits,
               verdict="FITS" if fits else "DOES NOT FIT", hbm_bytes=16 << 30,
-              memory=dict(total_bytes=int(gib * (1 << 30))), collective_bytes=2e9,
+              memory=dict(total_bytes=int(gib * (1 << 30))), collective_bytes=2e9, collectives={"all-gather": dict(count=3, bytes=2e9)},
               estimate=dict(step_s=step_s, bound="ici", tokens_per_s_per_chip=1000.0, mfu=0.1),
               compile_s=60.0, command="python benchmarks/aot.py --mesh_shape=(1, 64, 4) --x")
 
