@@ -58,9 +58,9 @@ def study_config() -> ml_collections.ConfigDict:
       num_epochs=3.0,
       max_seq_len=128,
       select_best=False,        # report the last evaluation: no selection on the dev set
-      # Non-empty: each cell first fine-tunes at every rate here on (1 - select_fraction) of
-      # its training examples, scores the rest, and reports the held-out score at the best
-      # rate (BERT §4.1 selects its rate per task on dev). One rate cannot suit every arm: on
+      # Non-empty: each (arm, seed, fraction, task) group first fine-tunes at every rate here
+      # on (1 - select_fraction) of its training examples, scores the rest, and its seeds
+      # report the held-out score at the best rate (BERT §4.1 selects its rate per task on dev). One rate cannot suit every arm: on
       # SST-2 a rate that lets random init learn words overwrites what pretraining gave.
       learning_rates=(),
       select_fraction=0.2,
