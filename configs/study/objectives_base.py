@@ -24,7 +24,7 @@ def get_config():
   c.corpus = "tfds:wikipedia/20230601.en:train"
   c.one_doc_per_line = False
   c.tokenizer, c.lowercase = "wordpiece", True
-  # Unpacked, as the papers: Wikipedia articles fill BERT's 128-token pairs (the CPU study packs
+  # Unpacked, as the papers: Wikipedia articles mostly fill BERT's 128-token pairs (the CPU study packs
   # because its Gutenberg "documents" are paragraphs, which left BERT's rows half empty).
   c.arms.bert = dict(family="bert", overrides=dict(data=dict(dynamic_masking=False)))
   c.arms.albert = dict(family="albert")
