@@ -39,6 +39,9 @@ def gather(study, plans, workdir: str) -> dict:
     keys = set.intersection(*(set(by_task.get(t, {})) for t in task_names)) if by_task else set()
     return {k: sum(by_task[t][k] for t in task_names) / len(task_names) for k in keys}
 
+  def task_scores(arm, frac, task):
+    return scores.get(arm, {}).get(frac, {}).get(task, {})
+
   summary = {}
   for name, p in plans.items():
     fracs = [0.0] if p.family is None else [float(f) for f in study.pretrain.fractions]
@@ -48,7 +51,6 @@ def gather(study, plans, workdir: str) -> dict:
              "tasks": {t: stats.mean_ci(scores.get(name, {}).get(frac, {}).get(t, {}).values())
                        for t in task_names},
              "average": stats.mean_ci(avg.values())}
-      task_scores = lambda arm, f, t: scores.get(arm, {}).get(f, {}).get(t, {})
       if name != study.baseline and p.family is not None:
         row["vs_baseline"] = stats.paired(avg, average(study.baseline, frac))
         row["tasks_vs_baseline"] = {t: stats.paired(task_scores(name, frac, t),

@@ -238,26 +238,39 @@ def _select_rate(study, config, group: str, selection_seed: int, metric: str, lo
   first fine-tuning seed, and reused by every seed of the group (BERT §4.1: one rate per task,
   picked on dev, then the seeds): a third of the cost of choosing per cell, and every seed of
   an arm is then fine-tuned the same way. `group/selection.json` keeps the choice; slices that
-  meet it compute the same choice (deterministic) and keep whichever wrote first."""
+  meet the group wait for the one choosing (`group.lock`)."""
   from bertlab import finetune
 
   rates = tuple(study.finetune.learning_rates)
   if not rates:
     return {}
   done = os.path.join(group, "selection.json")
-  if not os.path.exists(done):
-    scores = {}
-    for lr in sorted(rates):
-      c = copy.deepcopy(config)
-      c.optimizer.learning_rate = lr
-      c.select_fraction = study.finetune.select_fraction
-      c.seeds = (selection_seed,)
-      d = os.path.join(group, f"lr{lr:g}")
-      shutil.rmtree(d, ignore_errors=True)
-      scores[f"{lr:g}"] = float(finetune.run(c, d, echo=log)[metric])
-      log(f"selection: lr {lr:g}: {metric} {scores[f'{lr:g}']:.4f}")
-    write_json(done, dict(seed=selection_seed, scores=scores))
-  scores = read_json(done)["scores"]
+  # A choice made with other rates, fraction or seed (the config changed) is made again.
+  want = dict(seed=selection_seed, rates=[f"{lr:g}" for lr in sorted(rates)],
+              select_fraction=study.finetune.select_fraction)
+
+  def current():
+    if not os.path.exists(done):
+      return None
+    made = read_json(done)
+    return made if all(made.get(k) == v for k, v in want.items()) else None
+
+  os.makedirs(group, exist_ok=True)
+  # Slices sharing the workdir choose a group's rate one at a time (the runs share folders).
+  with _lock(group + ".lock", lambda: current() is not None, log) as mine:
+    if mine:
+      scores = {}
+      for lr in sorted(rates):
+        c = copy.deepcopy(config)
+        c.optimizer.learning_rate = lr
+        c.select_fraction = study.finetune.select_fraction
+        c.seeds = (selection_seed,)
+        d = os.path.join(group, f"lr{lr:g}")
+        shutil.rmtree(d, ignore_errors=True)
+        scores[f"{lr:g}"] = float(finetune.run(c, d, echo=log)[metric])
+        log(f"selection: lr {lr:g}: {metric} {scores[f'{lr:g}']:.4f}")
+      write_json(done, dict(**want, scores=scores))
+  scores = current()["scores"]
   score = lambda lr: scores[f"{lr:g}"] if not math.isnan(scores[f"{lr:g}"]) else -math.inf
   best = max(sorted(rates), key=score)  # max keeps the first, i.e. the lowest rate of a tie
   config.optimizer.learning_rate = best

@@ -40,7 +40,9 @@ def test_a_group_selects_its_rate_once_on_training_examples(tmp_path, sst2_confi
   with open(os.path.join(out, "result.json")) as f:
     assert json.load(f)["selection"] == result["selection"]
   with open(os.path.join(group, "selection.json")) as f:
-    assert json.load(f) == dict(seed=first.finetune_seed, scores=result["selection"])
+    assert json.load(f) == dict(seed=first.finetune_seed, rates=["1e-05", "0.005"],
+                                select_fraction=0.25, scores=result["selection"])
+  assert not os.path.exists(group + ".lock")
   # The group's next seed reuses the choice: no selection run again.
   stamps = {lr: os.stat(os.path.join(group, f"lr{lr}", "predictions.jsonl")).st_mtime_ns
             for lr in ("1e-05", "0.005")}
@@ -50,6 +52,11 @@ def test_a_group_selects_its_rate_once_on_training_examples(tmp_path, sst2_confi
   assert again["seed_used"] != result["seed_used"]
   assert stamps == {lr: os.stat(os.path.join(group, f"lr{lr}", "predictions.jsonl")).st_mtime_ns
                     for lr in ("1e-05", "0.005")}
+  # Other rates in the config: the stored choice is stale and is made again.
+  study.finetune.learning_rates = (5e-3,)
+  third = runner.run_cell(study, plans, second, workdir, log=lambda m: None)
+  assert set(third["selection"]) == {"0.005"} and third["learning_rate"] == 5e-3
+  assert stamps["0.005"] != os.stat(os.path.join(group, "lr0.005", "predictions.jsonl")).st_mtime_ns
 
 
 def test_bad_selection_settings_fail_before_training(tmp_path, sst2_config):
