@@ -8,7 +8,7 @@ Each (config, topology, mesh, grad_accum_steps) is one `benchmarks/aot.py` run i
 JSON exists is not compiled again. Pass 1 compiles FSDP over every chip (data x FSDP where a
 parameter cannot be split over every chip); pass 2 raises
 grad_accum_steps (2, 4, 8) for what did not fit; pass 3 compiles the other candidates: data
-parallel over every chip (the parameters replicated: fits only the smaller models) and FSDP x
+parallel over every chip (parameters and optimizer state replicated on each chip) and FSDP x
 tensor 4. `--table` prints the markdown table (the fastest fitting mesh per config and topology,
 and which meshes were compiled) and writes OUT/plan.json.
 
