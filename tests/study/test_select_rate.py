@@ -3,8 +3,16 @@ examples: the reported split is never read to choose."""
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import threading
+import types
 
+import ml_collections
 import pytest
+
+from bertlab import finetune
 
 from bertlab.study import main, plan, runner
 from study_toy import toy_study
@@ -65,3 +73,39 @@ def test_bad_selection_settings_fail_before_training(tmp_path, sst2_config):
   with pytest.raises(ValueError, match="learning_rates"):
     main.run(study, str(tmp_path / "w"), echo=lambda m: None)
   assert not os.path.exists(tmp_path / "w")
+
+
+def test_a_slice_waits_for_the_one_choosing_and_takes_its_choice(tmp_path, monkeypatch):
+  """Two slices meeting one group: the second waits on the group's lock (held by a live
+  process) and then reads the choice; it never fine-tunes the rates itself."""
+  def must_not_run(*a, **k):
+    raise AssertionError("the waiting slice fine-tuned a rate itself")
+
+  monkeypatch.setattr(finetune, "run", must_not_run)
+  monkeypatch.setattr(runner, "LOCK_POLL_S", 0.05)
+  study = types.SimpleNamespace(finetune=types.SimpleNamespace(learning_rates=(1e-4, 1e-3),
+                                                               select_fraction=0.2))
+  group = str(tmp_path / "select")
+  os.makedirs(group)
+  holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+  try:
+    with open(group + ".lock", "w") as f:
+      f.write(f"{socket.gethostname()}:{holder.pid}")
+
+    def the_other_slice_finishes():
+      runner.write_json(os.path.join(group, "selection.json"), dict(
+          seed=0, rates=["0.0001", "0.001"], select_fraction=0.2,
+          scores={"0.0001": 0.5, "0.001": 0.7}))
+      os.remove(group + ".lock")
+
+    timer = threading.Timer(0.3, the_other_slice_finishes)
+    timer.start()
+    config = ml_collections.ConfigDict(dict(optimizer=dict(learning_rate=0.0)))
+    logged = []
+    scores = runner._select_rate(study, config, group, 0, "accuracy", logged.append)
+    timer.join()
+  finally:
+    holder.kill()
+  assert scores == {"0.0001": 0.5, "0.001": 0.7}
+  assert config.optimizer.learning_rate == 1e-3
+  assert any("waiting for" in m for m in logged)
