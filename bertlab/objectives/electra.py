@@ -66,7 +66,8 @@ class ElectraForPretraining(nn.Module):
                                             self.temperature)
     fake_ids, replaced = corrupt(ids, pos, w, sample_ids, batch["mlm_ids"])
     disc_logits = self.discriminator_logits(fake_ids, mask, types, deterministic, packed)
-    rtd_loss, rtd_m = losses.replaced_token_detection(disc_logits, replaced, mask)
+    rtd_loss, rtd_m = losses.replaced_token_detection(disc_logits, replaced, mask,
+                                                       auc=deterministic)
 
     loss = mlm_loss + self.rtd_weight * rtd_loss
     metrics = {f"generator_mlm_{k}": v for k, v in mlm_m.items()}

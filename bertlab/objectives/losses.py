@@ -38,10 +38,13 @@ def sentence_pair(logits_Bx2, labels_B, weights_B=None):
   return loss, {"loss": loss, "accuracy": acc}
 
 
-def replaced_token_detection(logits_BxL, replaced_BxL, mask_BxL):
+def replaced_token_detection(logits_BxL, replaced_BxL, mask_BxL, auc: bool = False):
   """ELECTRA's RTD: sigmoid cross-entropy averaged over non-pad tokens.
 
-  Also accuracy, and precision/recall of the 'replaced' class (prediction = logit > 0).
+  Also accuracy, precision/recall of the 'replaced' class (prediction = logit > 0), and with
+  `auc` the AUC: early in training the discriminator predicts "original" everywhere, so recall
+  at 0 says little while the AUC shows how well it ranks replaced tokens above original ones
+  (a sort over every token of the batch: for evaluation, not for every training step).
   """
   logits = logits_BxL.astype(jnp.float32)
   y = replaced_BxL.astype(jnp.float32)
@@ -57,7 +60,26 @@ def replaced_token_detection(logits_BxL, replaced_BxL, mask_BxL):
       "recall": _safe_div(tp, (y * m).sum()),
       "replaced_fraction": _safe_div((y * m).sum(), n),
   }
+  if auc:
+    metrics["auc"] = rank_auc(logits, y * m, (1 - y) * m)
   return loss, metrics
+
+
+def rank_auc(scores, positive, negative):
+  """P(score of a positive > score of a negative) (Mann-Whitney; ties count one half), over the
+  elements flagged in the 0/1 arrays `positive` and `negative`; 0.5 when either set is empty."""
+  s, pos, neg = scores.reshape(-1), positive.reshape(-1), negative.reshape(-1)
+  order = jnp.argsort(s)
+  s_sorted, pos_sorted, neg_sorted = s[order], pos[order], neg[order]
+  # For each positive: the negatives strictly below it, plus half of those with an equal score.
+  first = jnp.searchsorted(s_sorted, s_sorted, side="left")
+  last = jnp.searchsorted(s_sorted, s_sorted, side="right")
+  neg_cum = jnp.concatenate([jnp.zeros(1, neg_sorted.dtype), jnp.cumsum(neg_sorted)])
+  below_strict = neg_cum[first]
+  equal = neg_cum[last] - below_strict
+  wins = (pos_sorted * (below_strict + 0.5 * equal)).sum()
+  pairs = pos.sum() * neg.sum()
+  return jnp.where(pairs > 0, wins / jnp.maximum(pairs, 1.0), 0.5)
 
 
 def gumbel_max_sample(key, logits_xV, temperature=1.0):

@@ -40,6 +40,26 @@ def test_rtd_by_hand_ignores_padding():
   np.testing.assert_allclose(m["accuracy"], 2 / 3, rtol=1e-6)
   np.testing.assert_allclose(m["precision"], 1.0)
   np.testing.assert_allclose(m["recall"], 0.5)
+  assert "auc" not in m  # a sort over the batch: evaluation only
+  # AUC over the real tokens: replaced 2.0 beats original 0.0, replaced -1.0 does not: 1/2.
+  _, m = losses.replaced_token_detection(logits, replaced, mask, auc=True)
+  np.testing.assert_allclose(m["auc"], 0.5)
+
+
+def test_rank_auc_by_hand_with_ties_and_against_all_pairs():
+  # Positives score 1 and 0, negatives 1 and 3: one tie (1/2) and three losses -> 0.5 / 4.
+  s, pos = jnp.array([1.0, 1.0, 3.0, 0.0]), jnp.array([1.0, 0.0, 0.0, 1.0])
+  np.testing.assert_allclose(losses.rank_auc(s, pos, 1 - pos), 0.125)
+  rng = np.random.default_rng(0)
+  s = np.round(rng.normal(size=(4, 50)), 1)  # rounded: many ties
+  y = rng.random((4, 50)) < 0.2
+  m = rng.random((4, 50)) < 0.9
+  p, n = s[y & m], s[~y & m]
+  want = ((p[:, None] > n[None]).sum() + 0.5 * (p[:, None] == n[None]).sum()) / (p.size * n.size)
+  got = losses.rank_auc(jnp.asarray(s), jnp.asarray(y & m, jnp.float32),
+                        jnp.asarray(~y & m, jnp.float32))
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  assert losses.rank_auc(jnp.asarray(s), jnp.zeros((4, 50)), jnp.ones((4, 50))) == 0.5
 
 
 def test_corrupt_marks_replaced_only_where_sample_differs():
