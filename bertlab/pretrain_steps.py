@@ -94,7 +94,8 @@ def build_steps(config, mesh, batch):
   o = config.objective
   model = build_model(config.family, enc, gen, rtd_weight=o.rtd_weight,
                       temperature=o.temperature, sbo_max_targets=o.sbo_max_targets,
-                      sbo_position_dim=o.sbo_position_dim)
+                      sbo_position_dim=o.sbo_position_dim,
+                      disc_updates_embeddings=o.get("disc_updates_embeddings", True))
   tx, schedule = optimizers.build(config.optimizer, config.total_steps)
   return step_lib.build(model, tx, schedule, mesh, batch, seed=config.seed,
                         grad_accum_steps=config.grad_accum_steps)

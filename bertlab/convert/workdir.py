@@ -50,7 +50,8 @@ def bundle_from_workdir(path: str, step: int | None = None, seed: int | None = N
   model = build_model(family, config, generator, rtd_weight=obj.get("rtd_weight", 50.0),
                       temperature=obj.get("temperature", 1.0),
                       sbo_max_targets=obj.get("sbo_max_targets", 15),
-                      sbo_position_dim=obj.get("sbo_position_dim", 200))
+                      sbo_position_dim=obj.get("sbo_position_dim", 200),
+                      disc_updates_embeddings=obj.get("disc_updates_embeddings", True))
   params, step = _restore_pretraining(path, step)
   return Bundle(family, model, params, tokenizer_dir(path, run), source=f"{path} step {step}",
                 notes=[f"bertlab {family} pretraining run {path}, step {step}"])

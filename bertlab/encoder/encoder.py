@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import chex
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from bertlab.encoder.common import dense
@@ -24,11 +25,14 @@ class Encoder(nn.Module):
 
   `shared_embeddings` may be passed in (an `Embeddings` bound elsewhere): ELECTRA's generator and
   discriminator are two Encoders around one shared embedding module. Its width E may differ
-  from this encoder's H; each encoder then owns its own E->H projection.
+  from this encoder's H; each encoder then owns its own E->H projection. With
+  `update_embeddings=False` this encoder's loss does not reach the (shared) embeddings: the
+  gradient stops at their output, as the ELECTRA reference's `update_embeddings` flag does.
   """
 
   config: EncoderConfig
   shared_embeddings: nn.Module | None = None
+  update_embeddings: bool = True
 
   def setup(self):
     cfg = self.config
@@ -49,6 +53,8 @@ class Encoder(nn.Module):
     if token_type_ids is not None:
       chex.assert_equal_shape([input_ids, token_type_ids])
     x = self.embeddings(input_ids, token_type_ids, position_ids, deterministic=deterministic)
+    if not self.update_embeddings:
+      x = jax.lax.stop_gradient(x)
     if self.projection is not None:
       x = self.projection(x)
     mask = attention_mask

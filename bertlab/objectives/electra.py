@@ -26,6 +26,11 @@ class ElectraForPretraining(nn.Module):
   generator_config: EncoderConfig
   rtd_weight: float = 50.0  # λ, ELECTRA §3.2
   temperature: float = 1.0
+  # ELECTRA shares the token, position and segment embeddings and lets both losses train them
+  # (§3.2). False keeps RTD's gradient out of them (the generator's MLM alone trains them): on
+  # a toy where only context tells a replaced token, full sharing stalls both networks, in the
+  # reference implementation too (tests/objectives/test_electra_context.py).
+  disc_updates_embeddings: bool = True
 
   def setup(self):
     d, g = self.config, self.generator_config
@@ -36,7 +41,8 @@ class ElectraForPretraining(nn.Module):
                        f"match: {[(f, getattr(g, f), getattr(d, f)) for f in diff]}")
     self.embeddings = Embeddings(d)
     self.generator = Encoder(g, shared_embeddings=self.embeddings)
-    self.discriminator = Encoder(d, shared_embeddings=self.embeddings)
+    self.discriminator = Encoder(d, shared_embeddings=self.embeddings,
+                                 update_embeddings=self.disc_updates_embeddings)
     self.generator_head = MlmHead(g, out_dim=d.embed_dim)
     self.discriminator_head = DiscriminatorHead(d)
 

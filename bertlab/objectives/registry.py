@@ -19,13 +19,14 @@ DEFAULT_MASKING = {"bert": "token", "albert": "ngram", "roberta": "token", "elec
 
 def build_model(family: str, config: EncoderConfig, generator: EncoderConfig | None = None,
                 rtd_weight: float = 50.0, temperature: float = 1.0, sbo_max_targets: int = 15,
-                sbo_position_dim: int = 200) -> nn.Module:
+                sbo_position_dim: int = 200, disc_updates_embeddings: bool = True) -> nn.Module:
   if family not in FAMILIES:
     raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
   if family == "electra":
     if generator is None:
       raise ValueError("ELECTRA needs a generator config")
-    return ElectraForPretraining(config, generator, rtd_weight=rtd_weight, temperature=temperature)
+    return ElectraForPretraining(config, generator, rtd_weight=rtd_weight, temperature=temperature,
+                                 disc_updates_embeddings=disc_updates_embeddings)
   if family == "spanbert":
     return SpanBertForPretraining(config, sbo_max_targets=sbo_max_targets,
                                   sbo_position_dim=sbo_position_dim)

@@ -68,6 +68,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       max_predictions=20,       # BERT at seq 128; ~ mask_prob * seq_len in general
       rtd_weight=50.0,          # ELECTRA λ
       temperature=1.0,          # ELECTRA sampling temperature
+      disc_updates_embeddings=True,  # ELECTRA: RTD's gradient trains the shared embeddings too
       sbo_max_targets=15,       # SpanBERT
       sbo_position_dim=200,     # SpanBERT
   ))

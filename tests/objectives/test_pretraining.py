@@ -91,6 +91,13 @@ def test_electra_gradient_flow():
   np.testing.assert_allclose(loss, m["generator_mlm_loss"] + 50 * m["rtd_loss"], rtol=1e-6)
   # Two of the four real slots differ from the original (30 != 12, 31 != 20) over 14 tokens.
   np.testing.assert_allclose(m["rtd_replaced_fraction"], 2 / 14, rtol=1e-6)
+  # disc_updates_embeddings=False: RTD trains the discriminator but not the shared embeddings.
+  frozen = ElectraForPretraining(CFG.replace(use_pooler=False), GEN, disc_updates_embeddings=False)
+  g = jax.jit(jax.grad(lambda q: frozen.apply({"params": q}, b, sample_ids=sample)[1]["rtd_loss"]))(p)
+  assert _norm(g["embeddings"]) == 0.0 and _norm(g["discriminator"]) > 0
+  for x, y in zip(jax.tree_util.tree_leaves(g["discriminator"]),
+                  jax.tree_util.tree_leaves(g_rtd["discriminator"])):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-8)  # the same loss, the same gradient
 
 
 def test_electra_sampling_needs_rng_and_is_keyed():
