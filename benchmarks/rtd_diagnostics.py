@@ -13,6 +13,11 @@ generator samples the replacements and its discriminator scores every real token
   neighbour_shift   mean |change of the logit| at distance 1-3 and 4+ from a position set to
                     [MASK] (and at the position itself): how far one token moves the others.
   caught / missed   the replaced tokens most often scored above / below logit 0.
+  reader_*          with --reader (a masked-LM run on the same tokenizer, e.g. the BERT arm of
+                    a study): the same two AUCs for the score -log p(token | the corrupted
+                    sequence, nothing masked) of that model's MLM head, on the same
+                    replacements: what reading the context gives, by a model never trained
+                    on RTD.
 
 The generator's samples use a fixed key per evaluation batch, so two checkpoints (or two runs
 on the same data) are judged on comparable inputs.
@@ -72,7 +77,31 @@ def _forward(model, params):
   return jax.jit(fn, static_argnums=3)
 
 
-def diagnose(workdir: str, step: int | None = None, batches: int | None = None) -> dict:
+def _reader(workdir: str, fingerprint: str):
+  """-log p(observed token) at every position, by the MLM head of the run in `workdir`."""
+  from bertlab.convert.workdir import bundle_from_workdir
+  from bertlab.data.tokenizers import Tokenizer
+
+  bundle = bundle_from_workdir(workdir)
+  if not hasattr(bundle.model, "logits"):
+    raise ValueError(f"--reader {workdir}: a {bundle.family} run has no masked-LM head to read "
+                     "with; give a bert, albert, roberta or spanbert run")
+  if bundle.tokenizer_dir is None or Tokenizer.load(bundle.tokenizer_dir).fingerprint() != fingerprint:
+    raise ValueError(f"--reader {workdir}: its tokenizer is not the ELECTRA run's, so its "
+                     "token ids mean other tokens")
+
+  @jax.jit
+  def surprise(params, ids, mask, types):
+    logits = bundle.model.apply({"params": params}, ids, mask, types, None, True,
+                                method=lambda m, *a: m.logits(*a))["mlm"]
+    logp = jax.nn.log_softmax(logits.astype(jax.numpy.float32), axis=-1)
+    return -jax.numpy.take_along_axis(logp, ids[..., None], axis=-1)[..., 0]
+  return lambda ids, batch: surprise(bundle.params, ids, batch["attention_mask"],
+                                     batch.get("token_type_ids"))
+
+
+def diagnose(workdir: str, step: int | None = None, batches: int | None = None,
+             reader: str | None = None) -> dict:
   from bertlab import train
   from bertlab.convert.workdir import bundle_from_workdir
 
@@ -93,7 +122,8 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None) 
     return ids.at[:, list(probes)].set(mask_id)
 
   fwd = _forward(bundle.model, bundle.params)
-  scores, labels, tokens = [], [], []
+  read = _reader(reader, tokenizer.fingerprint()) if reader else None
+  scores, labels, tokens, read_scores = [], [], [], []
   shift = collections.defaultdict(list)
   caught, missed = collections.Counter(), collections.Counter()
   for i, batch in enumerate(evals):
@@ -101,6 +131,8 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None) 
                                                       probe))
     real = np.asarray(batch["attention_mask"]) > 0
     scores.append(d[real]), labels.append(replaced[real]), tokens.append(fake[real])
+    if read:
+      read_scores.append(np.asarray(read(fake, batch))[real])
     for t, y, s in zip(fake[real], replaced[real], d[real]):
       if y:
         (caught if s > 0 else missed)[int(t)] += 1
@@ -116,7 +148,7 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None) 
   pos = y.astype(bool)
   auc = within_group_auc(s, np.zeros_like(t), pos)
   name = tokenizer.id_to_token
-  return {
+  out = {
       "workdir": workdir, "step": int(bundle.source.rsplit(" ", 1)[1]),
       "tokens": int(len(s)), "replaced_fraction": float(pos.mean()),
       "auc": float(auc), "within_token_auc": float(within_group_auc(s, t, pos)),
@@ -126,18 +158,25 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None) 
       "caught": [[name(k), n] for k, n in caught.most_common(10)],
       "missed": [[name(k), n] for k, n in missed.most_common(10)],
   }
+  if read:
+    r = np.concatenate(read_scores)
+    out.update(reader=reader, reader_auc=float(within_group_auc(r, np.zeros_like(t), pos)),
+               reader_within_token_auc=float(within_group_auc(r, t, pos)))
+  return out
 
 
 def table(rows: list[dict]) -> str:
   head = ("| run | step | AUC | within-token AUC | shift self / 1-3 / 4+ | caught most | "
-          "missed most |\n|---|---|---|---|---|---|---|")
+          "missed most | reader AUC / within-token |\n|---|---|---|---|---|---|---|---|")
   lines = [head]
   for r in rows:
     sh = r["neighbour_shift"]
     lines.append(
         f"| {os.path.basename(r['workdir'].rstrip('/'))} | {r['step']} | {r['auc']:.3f} | "
         f"{r['within_token_auc']:.3f} | {sh['self']:.3f} / {sh['1-3']:.4f} / {sh['4+']:.4f} | "
-        f"{' '.join(t for t, _ in r['caught'][:5])} | {' '.join(t for t, _ in r['missed'][:5])} |")
+        f"{' '.join(t for t, _ in r['caught'][:5])} | {' '.join(t for t, _ in r['missed'][:5])} | "
+        + (f"{r['reader_auc']:.3f} / {r['reader_within_token_auc']:.3f} |" if "reader_auc" in r
+           else "– |"))
   return "\n".join(lines)
 
 
@@ -147,10 +186,13 @@ def main(argv=None):
                   help="an ELECTRA pretraining workdir (repeat to compare runs)")
   ap.add_argument("--steps", default="", help="checkpoint steps, comma-separated (default: last)")
   ap.add_argument("--batches", type=int, default=None, help="held-out batches (default: all)")
+  ap.add_argument("--reader", default=None,
+                  help="a masked-LM pretraining workdir on the same tokenizer: its MLM head's "
+                       "surprise at each token, judged on the same replacements")
   ap.add_argument("--json", default="", help="write the figures here")
   a = ap.parse_args(argv)
   steps = [int(x) for x in a.steps.split(",") if x] or [None]
-  rows = [diagnose(w, s, a.batches) for w in a.workdir for s in steps]
+  rows = [diagnose(w, s, a.batches, a.reader) for w in a.workdir for s in steps]
   print(table(rows))
   if a.json:
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)

@@ -4,6 +4,7 @@ ELECTRA run that train.py writes."""
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from bertlab.data.tokenizer_training import train_tokenizer
 from bertlab.objectives import losses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,17 +51,22 @@ def test_one_group_is_the_evaluation_auc():
   assert rtd.within_group_auc(s, np.zeros(300), y) == pytest.approx(float(want), abs=1e-6)
 
 
-def test_the_script_reads_a_tiny_electra_run(tmp_path):
-  run, tok = str(tmp_path / "run"), str(tmp_path / "tok")
+def _train(family, run, tok):
   out = subprocess.run(
       [sys.executable, os.path.join(ROOT, "train.py"), "--config",
-       os.path.join(ROOT, "tests", "training", "small_cfg.py:electra"), "--workdir", run,
+       os.path.join(ROOT, "tests", "training", f"small_cfg.py:{family}"), "--workdir", run,
        f"--config.data.tokenizer_dir={tok}", "--config.total_steps=10",
        "--config.eval_every_steps=10"],
       capture_output=True, text=True, timeout=600, env=dict(os.environ, JAX_PLATFORMS="cpu"))
   assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_the_script_reads_a_tiny_electra_run(tmp_path):
+  run, tok, bert = str(tmp_path / "run"), str(tmp_path / "tok"), str(tmp_path / "bert_run")
+  _train("electra", run, tok)
+  _train("bert", bert, tok)  # the same tokenizer files: a reader for the ELECTRA run
   path = tmp_path / "rtd.json"
-  rtd.main(["--workdir", run, "--steps", "10", "--json", str(path)])
+  rtd.main(["--workdir", run, "--steps", "10", "--reader", bert, "--json", str(path)])
   (r,) = json.loads(path.read_text())
   assert r["step"] == 10 and r["tokens"] > 0
   assert 0 < r["replaced_fraction"] < 0.2  # 15 % masked, some samples equal the original
@@ -67,6 +74,23 @@ def test_the_script_reads_a_tiny_electra_run(tmp_path):
   shift = r["neighbour_shift"]
   assert shift["self"] > 0 and shift["1-3"] >= 0 and shift["4+"] >= 0
   assert all(isinstance(t, str) and n > 0 for t, n in r["caught"] + r["missed"])
+  assert r["reader"] == bert
+  assert 0 <= r["reader_auc"] <= 1 and 0 <= r["reader_within_token_auc"] <= 1
+  # The reader's scores are its own, not the discriminator's.
+  assert (r["reader_auc"], r["reader_within_token_auc"]) != (r["auc"], r["within_token_auc"])
+
+  # A reader without an MLM head, or on another tokenizer: one clear error each.
+  with pytest.raises(ValueError, match="no masked-LM head"):
+    rtd.diagnose(run, reader=run)
+  other = tmp_path / "other_tok_run"  # the BERT run, pointed at another vocabulary
+  shutil.copytree(bert, other)
+  train_tokenizer("wordpiece", ["a few other words, not the corpus"] * 20,
+                  vocab_size=120).save(str(tmp_path / "tok2"))
+  cfg = json.loads((other / "config.json").read_text())
+  cfg["data"]["tokenizer_dir"] = str(tmp_path / "tok2")
+  (other / "config.json").write_text(json.dumps(cfg))
+  with pytest.raises(ValueError, match="tokenizer is not the ELECTRA run's"):
+    rtd.diagnose(run, reader=str(other))
 
   # Not an ELECTRA run: one clear error, nothing computed.
   (tmp_path / "bert").mkdir()
