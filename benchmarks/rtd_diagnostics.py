@@ -86,7 +86,8 @@ def _reader(workdir: str, fingerprint: str):
   if not hasattr(bundle.model, "logits"):
     raise ValueError(f"--reader {workdir}: a {bundle.family} run has no masked-LM head to read "
                      "with; give a bert, albert, roberta or spanbert run")
-  if bundle.tokenizer_dir is None or Tokenizer.load(bundle.tokenizer_dir).fingerprint() != fingerprint:
+  tok_dir = bundle.tokenizer_dir
+  if tok_dir is None or Tokenizer.load(tok_dir).fingerprint() != fingerprint:
     raise ValueError(f"--reader {workdir}: its tokenizer is not the ELECTRA run's, so its "
                      "token ids mean other tokens")
 
@@ -96,8 +97,14 @@ def _reader(workdir: str, fingerprint: str):
                                 method=lambda m, *a: m.logits(*a))["mlm"]
     logp = jax.nn.log_softmax(logits.astype(jax.numpy.float32), axis=-1)
     return -jax.numpy.take_along_axis(logp, ids[..., None], axis=-1)[..., 0]
-  return lambda ids, batch: surprise(bundle.params, ids, batch["attention_mask"],
-                                     batch.get("token_type_ids"))
+  def read(ids, batch):
+    return surprise(bundle.params, ids, batch["attention_mask"], batch.get("token_type_ids"))
+  return read, _step(bundle)
+
+
+def _step(bundle) -> int:
+  """The checkpoint step a pretraining bundle was restored from ("WORKDIR step N")."""
+  return int(bundle.source.rsplit(" step ", 1)[1])
 
 
 def diagnose(workdir: str, step: int | None = None, batches: int | None = None,
@@ -105,7 +112,10 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None,
   from bertlab import train
   from bertlab.convert.workdir import bundle_from_workdir
 
-  with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: --workdir takes a train.py pretraining workdir")
+  with open(path, encoding="utf-8") as f:
     config = ml_collections.ConfigDict(json.load(f))
   if config.family != "electra":
     raise ValueError(f"{workdir} is a {config.family} run; these figures are ELECTRA's")
@@ -122,7 +132,7 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None,
     return ids.at[:, list(probes)].set(mask_id)
 
   fwd = _forward(bundle.model, bundle.params)
-  read = _reader(reader, tokenizer.fingerprint()) if reader else None
+  read, read_step = _reader(reader, tokenizer.fingerprint()) if reader else (None, None)
   scores, labels, tokens, read_scores = [], [], [], []
   shift = collections.defaultdict(list)
   caught, missed = collections.Counter(), collections.Counter()
@@ -149,7 +159,7 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None,
   auc = within_group_auc(s, np.zeros_like(t), pos)
   name = tokenizer.id_to_token
   out = {
-      "workdir": workdir, "step": int(bundle.source.rsplit(" ", 1)[1]),
+      "workdir": workdir, "step": _step(bundle),
       "tokens": int(len(s)), "replaced_fraction": float(pos.mean()),
       "auc": float(auc), "within_token_auc": float(within_group_auc(s, t, pos)),
       "logit_mean_original": float(s[~pos].mean()),
@@ -160,7 +170,8 @@ def diagnose(workdir: str, step: int | None = None, batches: int | None = None,
   }
   if read:
     r = np.concatenate(read_scores)
-    out.update(reader=reader, reader_auc=float(within_group_auc(r, np.zeros_like(t), pos)),
+    out.update(reader=reader, reader_step=read_step,
+               reader_auc=float(within_group_auc(r, np.zeros_like(t), pos)),
                reader_within_token_auc=float(within_group_auc(r, t, pos)))
   return out
 

@@ -74,7 +74,7 @@ def test_the_script_reads_a_tiny_electra_run(tmp_path):
   shift = r["neighbour_shift"]
   assert shift["self"] > 0 and shift["1-3"] >= 0 and shift["4+"] >= 0
   assert all(isinstance(t, str) and n > 0 for t, n in r["caught"] + r["missed"])
-  assert r["reader"] == bert
+  assert r["reader"] == bert and r["reader_step"] == 10
   assert 0 <= r["reader_auc"] <= 1 and 0 <= r["reader_within_token_auc"] <= 1
   # The reader's scores are its own, not the discriminator's.
   assert (r["reader_auc"], r["reader_within_token_auc"]) != (r["auc"], r["within_token_auc"])
@@ -92,7 +92,9 @@ def test_the_script_reads_a_tiny_electra_run(tmp_path):
   with pytest.raises(ValueError, match="tokenizer is not the ELECTRA run's"):
     rtd.diagnose(run, reader=str(other))
 
-  # Not an ELECTRA run: one clear error, nothing computed.
+  # Not a workdir, or not an ELECTRA run: one clear error each, nothing computed.
+  with pytest.raises(FileNotFoundError, match="pretraining workdir"):
+    rtd.diagnose(str(tmp_path / "nowhere"))
   (tmp_path / "bert").mkdir()
   cfg = json.loads((tmp_path / "run" / "config.json").read_text())
   cfg["family"] = "bert"
