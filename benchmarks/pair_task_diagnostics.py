@@ -2,6 +2,9 @@
 
   python benchmarks/pair_task_diagnostics.py --workdir runs/grid/pretrain/bert-p0 \
       --workdir runs/grid/pretrain/albert-p0 --json runs/bench/pairs.json
+  # one head on both tasks, the other task's pairs from a run's config alone:
+  python benchmarks/pair_task_diagnostics.py --workdir runs/grid/pretrain/albert-p0 \
+      --pairs runs/grid/pretrain/bert-p0
 
 Each --workdir is a pretraining run with a sentence-pair head: BERT's NSP (label 1 = B is a
 segment of another document) or ALBERT's SOP (label 1 = A and B swapped). Both labels say "B
@@ -109,11 +112,18 @@ def figures(scores: np.ndarray, labels: np.ndarray) -> dict:
           "examples": int(len(labels)), "label1_fraction": float(y.mean())}
 
 
-def diagnose(workdirs: list[str], steps: list[int | None]) -> list[dict]:
-  """One row per (run, step): its head's figures on every run's task, masked and clean."""
+def diagnose(workdirs: list[str], steps: list[int | None],
+             pairs_only: tuple[str, ...] = ()) -> list[dict]:
+  """One row per (run, step): its head's figures on every run's task, masked and clean.
+
+  `pairs_only`: runs whose held-out pairs are read but whose head is not (only their config.json
+  and tokenizer are needed, no checkpoint): one SOP run's head on NSP pairs, say."""
   from bertlab.convert.workdir import bundle_from_workdir
 
-  configs = {w: _config(w) for w in workdirs}  # every check before any data is built
+  if not workdirs:
+    raise ValueError("no run to read a head from: give at least one --workdir")
+  # every check before any data is built
+  configs = {w: _config(w) for w in list(workdirs) + list(pairs_only)}
   families = [c.family for c in configs.values()]
   for f in set(families):
     if families.count(f) > 1:
@@ -124,7 +134,7 @@ def diagnose(workdirs: list[str], steps: list[int | None]) -> list[dict]:
     raise ValueError(f"the runs' tokenizers differ (or one is missing): {sorted(prints)}; one "
                      "run's pairs would be other tokens to the other's head")
   tasks = {}
-  for w in workdirs:
+  for w in configs:
     task, batches = task_batches(w)
     tasks[task] = (w, batches)
   rows = []
@@ -160,12 +170,15 @@ def main(argv=None):
   ap.add_argument("--workdir", action="append", required=True,
                   help="a bert (NSP) or albert (SOP) pretraining workdir; give one of each to "
                        "read each head on both tasks")
+  ap.add_argument("--pairs", action="append", default=[],
+                  help="a bert or albert run (or just its config.json and tokenizer) whose "
+                       "held-out pairs are read, its head not")
   ap.add_argument("--steps", default="", help="checkpoint steps, comma-separated (default: last); "
-                  "every run must have them")
+                  "every --workdir run must have them")
   ap.add_argument("--json", default="", help="write the figures here")
   a = ap.parse_args(argv)
   steps = [int(x) for x in a.steps.split(",") if x] or [None]
-  rows = diagnose(a.workdir, steps)
+  rows = diagnose(a.workdir, steps, tuple(a.pairs))
   print(table(rows))
   if a.json:
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)

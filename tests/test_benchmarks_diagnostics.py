@@ -167,6 +167,19 @@ def test_each_pair_head_reads_both_tasks(runs, tmp_path):
   # The clean view is other inputs: some head scores differently on it.
   assert any(r[f"{t}_clean"] != r[f"{t}_masked"] for r in rows for t in ("nsp", "sop"))
 
+  # One head on both tasks, the other task's pairs from a run's config alone (no checkpoint):
+  # the same figures as with both heads read.
+  config_only = tmp_path / "bert_config_only"
+  config_only.mkdir()
+  shutil.copy(os.path.join(bert, "config.json"), config_only / "config.json")
+  (row,) = pairs.diagnose([albert], [10], (str(config_only),))
+  assert row["head"] == "sop" and row["nsp_clean"]["source"] == str(config_only)
+  for key in ("nsp_masked", "nsp_clean", "sop_masked", "sop_clean"):
+    assert {k: v for k, v in row[key].items() if k != "source"} == {
+        k: v for k, v in by_head["sop"][key].items() if k != "source"}
+  with pytest.raises(ValueError, match="at least one --workdir"):
+    pairs.diagnose([], [None], (bert,))
+
   # Bad input, each a clear error before any data is built: a run without a pair head, two
   # runs of one head, runs on different tokenizers, not a workdir.
   with pytest.raises(ValueError, match="no sentence-pair head"):
