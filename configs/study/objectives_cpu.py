@@ -13,21 +13,19 @@ so only the objective differs:
   bert            MLM (token, static masks as create_pretraining_data) + NSP
   albert          MLM (whole-word n-grams, n <= 3) + SOP               (ALBERT §4.3, T5)
   roberta         MLM (token, dynamic) without NSP, FULL-SENTENCES      (RoBERTa §4)
+  roberta_static  the same with static masks (RoBERTa T1: dynamic ~ static masking)
   electra         generator (1/4 width, ELECTRA T6) MLM + 50 x RTD     (ELECTRA §3)
   electra_stopgrad  the same, RTD's gradient kept out of the shared embeddings (see below)
   spanbert        span masking (geometric, whole words) + SBO, single segment (SpanBERT §3)
   random          the same architecture, not pretrained: the floor
-RoBERTa T1 (dynamic ~ static masking) needs one more arm, left out to keep the grid smaller:
-uncomment `roberta_static` below (RoBERTa's objective with static masks).
-
 Every arm packs its examples into full rows (data.packing): BERT's segment pairs stay inside a
 document, and a Gutenberg paragraph is a document, so unpacked rows were ~50 % padding while
 RoBERTa's FULL-SENTENCES rows were full; packed, every arm learns from about the same amount
 of text per FLOP (losses are those of the unpacked examples; bertlab/data/packing.py).
 
-Grid: 6 arms x 1 pretraining seed x 2 budget fractions x 3 tasks x 3 fine-tuning seeds + the
-random arm's 3 x 3 = 117 fine-tuning cells (each group of 3 seeds chooses its rate once: 3 more
-runs on 800 examples) and 6 pretraining runs of 9,600 BERT-steps' FLOPs (~80 min each here).
+Grid: 7 arms x 1 pretraining seed x 2 budget fractions x 3 tasks x 3 fine-tuning seeds + the
+random arm's 3 x 3 = 135 fine-tuning cells (each group of 3 seeds chooses its rate once: 3 more
+runs on 800 examples) and 7 pretraining runs of 9,600 BERT-steps' FLOPs (~55-90 min each here).
 """
 
 from bertlab.study.spec import study_config
@@ -51,8 +49,8 @@ def get_config():
   c.arms.bert = dict(family="bert", overrides=dict(data=dict(dynamic_masking=False, **packed)))
   c.arms.albert = dict(family="albert", overrides=dict(data=packed))
   c.arms.roberta = dict(family="roberta", overrides=dict(data=packed))
-  # c.arms.roberta_static = dict(family="roberta",
-  #                             overrides=dict(data=dict(dynamic_masking=False, **packed)))
+  c.arms.roberta_static = dict(family="roberta",
+                               overrides=dict(data=dict(dynamic_masking=False, **packed)))
   c.arms.electra = dict(family="electra", overrides=dict(data=packed))
   # ELECTRA with RTD's gradient kept out of the shared embeddings (the generator's MLM alone
   # trains them). At this budget the paper's full sharing left the generator on its plateau and
