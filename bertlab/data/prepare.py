@@ -48,7 +48,8 @@ def options_from_config(config) -> dict:
     corpus = [f"tfds:{d.tfds_name}:{d.tfds_split}"]
   return dict(family=config.family, corpus=corpus, doc_per_line=bool(d.one_doc_per_line),
               max_seq_len=int(d.max_seq_len), seed=int(config.seed), short_seq_prob=0.1,
-              dupe_factor=1, roberta_packing="full", tokenizer_kind=d.tokenizer,
+              dupe_factor=1,
+              roberta_packing=d.get("roberta_packing", "full"), tokenizer_kind=d.tokenizer,
               vocab_size=int(d.vocab_size), lowercase=d.lowercase,
               tokenizer_dir=d.tokenizer_dir or None, piece_bytes=PIECE_BYTES)
 

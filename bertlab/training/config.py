@@ -86,6 +86,7 @@ def pretrain_config(family: str, model: str, generator: str | None = None,
       prepared_dir="",          # a corpus from `python -m bertlab.data.prepare`; "" = prepare here
       eval_fraction=0.02,       # held-out slice of instances for periodic evaluation
       dynamic_masking=True,     # RoBERTa; False = static masks drawn once per instance
+      roberta_packing="full",   # RoBERTa T2: "full" (FULL-SENTENCES, across documents), "doc"
       packing=False,            # several examples per row, no padding computed (data/packing.py)
       pack_max_examples=0,      # examples per packed row; 0 = max_seq_len // 16
       pack_bins=64,             # best-fit packing window: 4 x pack_bins examples
@@ -161,6 +162,14 @@ def validate(config: ml_collections.ConfigDict, n_devices: int | None = None) ->
                      f"config.data.pack_bins >= 1; got {config.data.pack_max_examples}, "
                      f"{config.data.pack_bins}")
   validate_phases(config)
+  packing_mode = config.data.get("roberta_packing", "full")  # older config.json: "full"
+  if packing_mode not in ("full", "doc"):
+    raise ValueError(f"config.data.roberta_packing: expected 'full' (FULL-SENTENCES) or 'doc' "
+                     f"(DOC-SENTENCES), got {packing_mode!r}")
+  if packing_mode == "doc" and config.family != "roberta":
+    raise ValueError(f"config.data.roberta_packing='doc' applies to RoBERTa only; a "
+                     f"{config.family} run builds its own examples (SpanBERT's never cross a "
+                     "document; BERT, ALBERT and ELECTRA build segment pairs)")
   if config.data.num_workers < 0:
     raise ValueError(f"config.data.num_workers: must be >= 0, got {config.data.num_workers}")
   if not 0 < config.objective.mask_prob < 1:

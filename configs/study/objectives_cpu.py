@@ -14,6 +14,7 @@ so only the objective differs:
   albert          MLM (whole-word n-grams, n <= 3) + SOP               (ALBERT §4.3, T5)
   roberta         MLM (token, dynamic) without NSP, FULL-SENTENCES      (RoBERTa §4)
   roberta_static  the same with static masks (RoBERTa T1: dynamic ~ static masking)
+  roberta_doc     the same, dynamic, with DOC-SENTENCES rows: none crosses a document (RoBERTa T2)
   electra         generator (1/4 width, ELECTRA T6) MLM + 50 x RTD     (ELECTRA §3)
   electra_stopgrad  the same, RTD's gradient kept out of the shared embeddings (see below)
   spanbert        span masking (geometric, whole words) + SBO, single segment (SpanBERT §3)
@@ -23,9 +24,9 @@ document, and a Gutenberg paragraph is a document, so unpacked rows were ~50 % p
 RoBERTa's FULL-SENTENCES rows were full; packed, every arm learns from about the same amount
 of text per FLOP (losses are those of the unpacked examples; bertlab/data/packing.py).
 
-Grid: 7 arms x 1 pretraining seed x 2 budget fractions x 3 tasks x 3 fine-tuning seeds + the
-random arm's 3 x 3 = 135 fine-tuning cells (each group of 3 seeds chooses its rate once: 3 more
-runs on 800 examples) and 7 pretraining runs of 9,600 BERT-steps' FLOPs (~55-90 min each here).
+Grid: 8 arms x 1 pretraining seed x 2 budget fractions x 3 tasks x 3 fine-tuning seeds + the
+random arm's 3 x 3 = 153 fine-tuning cells (each group of 3 seeds chooses its rate once: 3 more
+runs on 800 examples) and 8 pretraining runs of 9,600 BERT-steps' FLOPs (~55-90 min each here).
 """
 
 from bertlab.study.spec import study_config
@@ -51,6 +52,12 @@ def get_config():
   c.arms.roberta = dict(family="roberta", overrides=dict(data=packed))
   c.arms.roberta_static = dict(family="roberta",
                                overrides=dict(data=dict(dynamic_masking=False, **packed)))
+  # RoBERTa T2's DOC-SENTENCES. A Gutenberg paragraph is a document here, so its rows are short
+  # and packed several to a row, as BERT's pairs and SpanBERT's rows are, while FULL-SENTENCES
+  # rows are all 128 tokens: the arm tells whether RoBERTa's late exit from the MLM plateau
+  # (benchmarks/STUDY.md) comes from its full-length rows or from having no NSP.
+  c.arms.roberta_doc = dict(family="roberta",
+                            overrides=dict(data=dict(roberta_packing="doc", **packed)))
   c.arms.electra = dict(family="electra", overrides=dict(data=packed))
   # ELECTRA with RTD's gradient kept out of the shared embeddings (the generator's MLM alone
   # trains them). At this budget the paper's full sharing left the generator on its plateau and

@@ -59,6 +59,29 @@ def test_shards_union_equals_one_preparation(tmp_path, corpus, family):
   assert one.manifest["index_bytes"] / one.manifest["num_tokens"] < 2.0
 
 
+def test_roberta_doc_sentences_from_the_config(tmp_path, corpus):
+  """data.roberta_packing reaches the preparation: FULL-SENTENCES rows run on into the next
+  document after an extra [SEP]; DOC-SENTENCES rows (RoBERTa T2) stop at a document's end."""
+  from bertlab.training.tiny import tiny_config
+
+  seps = {}
+  for mode in ("full", "doc"):
+    c = tiny_config("roberta")
+    c.data.roberta_packing = mode
+    o = dict(prepare.options_from_config(c), corpus=[str(corpus[0] / "*")], max_seq_len=48,
+             tokenizer_kind="wordpiece", vocab_size=300, lowercase=True,
+             tokenizer_dir=str(corpus[1]))
+    assert o["roberta_packing"] == mode
+    out = str(tmp_path / mode)
+    prepare.prepare_shard(o, out, prepare.resolve_tokenizer(o, out, may_train=False))
+    p = prepared.open_prepared(out, o)
+    sep = p.tokenizer.sep_id
+    seps[mode] = [int((p.examples[i]["input_ids"] == sep).sum()) for i in range(len(p.examples))]
+  assert max(seps["full"]) >= 2                 # some rows cross a document
+  assert set(seps["doc"]) == {1}                # none does
+  assert len(seps["doc"]) > len(seps["full"])   # so there are more, shorter rows
+
+
 def test_assign_pieces_balances_by_size():
   shards = prepare.assign_pieces([10, 1, 1, 7, 3, 3], 3)
   assert shards == [[0], [2, 3], [1, 4, 5]]  # loads 10, 8, 7

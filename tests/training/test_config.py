@@ -39,6 +39,8 @@ def test_every_config_file_validates():
     (lambda c: c.data.__setitem__("pack_bins", 0), "pack_bins"),
     (lambda c: c.data.__setitem__("pack_max_examples", -1), "pack_max_examples"),
     (lambda c: c.__setitem__("prefetch_batches", -1), "prefetch_batches"),
+    (lambda c: c.data.__setitem__("roberta_packing", "docs"), "roberta_packing: expected"),
+    (lambda c: c.data.__setitem__("roberta_packing", "doc"), "applies to RoBERTa only"),
 ])
 def test_bad_values_are_named(mutate, msg):
   c = tiny_config("bert")
