@@ -1,5 +1,6 @@
-"""benchmarks/rtd_diagnostics.py and pair_task_diagnostics.py: their measures on hand cases, and
-the scripts on tiny ELECTRA, BERT and ALBERT runs that train.py writes (one tokenizer)."""
+"""benchmarks/rtd_diagnostics.py, pair_task_diagnostics.py and mlm_by_length.py: their measures on
+hand cases, and the scripts on tiny ELECTRA, BERT and ALBERT runs that train.py writes (one
+tokenizer)."""
 
 import importlib.util
 import json
@@ -27,6 +28,7 @@ def _script(name):
 
 
 rtd, pairs = _script("rtd_diagnostics"), _script("pair_task_diagnostics")
+by_length = _script("mlm_by_length")
 
 
 def test_a_judge_of_token_identity_scores_one_half_within_tokens():
@@ -190,3 +192,36 @@ def test_each_pair_head_reads_both_tasks(runs, tmp_path):
     pairs.diagnose([runs["other"], albert], [None])
   with pytest.raises(FileNotFoundError, match="pretraining workdir"):
     pairs.diagnose([str(tmp_path / "nowhere")], [None])
+
+
+def test_length_windows_mask_only_the_text():
+  class Tok:
+    cls_id, sep_id, mask_id = 1, 2, 3
+  texts = [np.arange(10, 40), np.arange(50, 80)]
+  ids, pos, want = by_length.windows(texts, 12, Tok, np.random.default_rng(0))
+  assert ids.shape == (2, 12) and pos.shape == want.shape == (2, 2)  # round(0.15 x 10) = 2
+  assert (ids[:, 0] == 1).all() and (ids[:, -1] == 2).all()
+  assert ((pos >= 1) & (pos <= 10)).all()
+  for r, t in enumerate(texts):
+    np.testing.assert_array_equal(want[r], t[pos[r] - 1])  # the tokens the [MASK]s hide
+    assert (ids[r, pos[r]] == 3).all()
+    kept = np.setdiff1d(np.arange(1, 11), pos[r])
+    np.testing.assert_array_equal(ids[r, kept], t[kept - 1])  # the rest untouched
+  # Windows of 3 still hide one token.
+  assert by_length.windows(texts, 3, Tok, np.random.default_rng(0))[1].shape == (2, 1)
+
+
+def test_the_length_script_reads_a_tiny_bert_run(runs, tmp_path):
+  path = tmp_path / "len.json"
+  by_length.main(["--workdir", runs["bert"], "--steps", "10", "--lengths", "8,16",
+                  "--json", str(path)])
+  (r,) = json.loads(path.read_text())
+  assert r["step"] == 10 and r["examples"] > 0
+  assert set(r["accuracy"]) == {"8", "16"}
+  assert all(0 <= a <= 1 for a in r["accuracy"].values())
+  again = by_length.diagnose(runs["bert"], [10], [8, 16])[0]
+  assert again["accuracy"] == r["accuracy"]  # fixed masks: the same figures
+  with pytest.raises(ValueError, match="no masked-LM head"):
+    by_length.diagnose(runs["electra"], [None], [8])
+  with pytest.raises(ValueError, match="each must lie in 3..32"):
+    by_length.diagnose(runs["bert"], [None], [8, 64])
