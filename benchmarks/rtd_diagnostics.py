@@ -205,10 +205,11 @@ def main(argv=None):
   steps = [int(x) for x in a.steps.split(",") if x] or [None]
   rows = [diagnose(w, s, a.batches, a.reader) for w in a.workdir for s in steps]
   print(table(rows))
-  if a.json:
-    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-    with open(a.json, "w", encoding="utf-8") as f:
-      json.dump(rows, f, indent=1)
+  if a.json:  # a local path or gs://...
+    from bertlab.storage import files
+
+    files.makedirs(os.path.dirname(a.json) or ".")
+    files.write_json(a.json, rows)
 
 
 if __name__ == "__main__":
