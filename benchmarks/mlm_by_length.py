@@ -2,14 +2,17 @@
 
   python benchmarks/mlm_by_length.py --workdir runs/grid/pretrain/roberta-p0 \
       --steps 4800,9600 --lengths 16,32,64,128 --json runs/bench/mlm_by_length.json
+  # another run (same tokenizer) read on the first one's text:
+  python benchmarks/mlm_by_length.py --workdir runs/grid/pretrain/roberta_doc-p0 \
+      --texts runs/grid/pretrain/roberta-p0
 
 RoBERTa's FULL-SENTENCES rows are all full-length, BERT's pairs and SpanBERT's rows mostly
 short; fine-tuning sentences (CoNLL-2003: ~20 tokens) are short. This reads one question off
 a checkpoint: does its MLM use context as well on a short input as on a full row?
 
-The text is the run's own held-out examples (train.py's evaluation batches, their masks put
-back), only those with at least max(lengths) - 2 tokens, so every n reads the same text: the
-window of n is [CLS] + the example's first n - 2 tokens + [SEP]. In each window 15 % of the
+The text is the run's held-out examples (train.py's evaluation batches, their masks put back;
+with --texts, another run's on the same tokenizer), only those with at least max(lengths) - 2
+tokens, so every n reads the same text: the window of n is [CLS] + the example's first n - 2 tokens + [SEP]. In each window 15 % of the
 n - 2 tokens (at least one) become [MASK], drawn with a fixed seed, with none of BERT's random
 or kept replacements: the accuracy counts only predictions from context (the run's logged
 eval_mlm_accuracy also scores the ~10 % kept tokens, which are copied back). A model on the
@@ -76,34 +79,46 @@ def _mlm(model, params):
   return logits
 
 
-def diagnose(workdir: str, steps: list[int | None], lengths: list[int], batch_size: int = 32,
-             seed: int = 0) -> list[dict]:
-  """One row per checkpoint step: [MASK] accuracy at each window length."""
-  from bertlab import train
-  from bertlab.convert.workdir import bundle_from_workdir
-
+def _config(workdir: str) -> ml_collections.ConfigDict:
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: --workdir takes a train.py pretraining workdir")
+    raise FileNotFoundError(f"{path} not found: a train.py pretraining workdir is expected")
   with open(path, encoding="utf-8") as f:
-    config = ml_collections.ConfigDict(json.load(f))
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def diagnose(workdir: str, steps: list[int | None], lengths: list[int], batch_size: int = 32,
+             seed: int = 0, texts_from: str | None = None) -> list[dict]:
+  """One row per checkpoint step: [MASK] accuracy at each window length. `texts_from`: read
+  another run's held-out examples (same tokenizer), so that runs whose own examples differ
+  (FULL- against DOC-SENTENCES, pairs against single segments) are read on one text."""
+  from bertlab import train
+  from bertlab.convert.workdir import bundle_from_workdir
+  from pair_task_diagnostics import _fingerprint
+
+  config = _config(workdir)
+  source = texts_from or workdir
+  text_config = _config(source) if texts_from else config
+  if texts_from and _fingerprint(source, text_config) != _fingerprint(workdir, config):
+    raise ValueError(f"{source}'s tokenizer is not {workdir}'s: its token ids would be other "
+                     "words to this model")
   if config.family == "electra":
     raise ValueError(f"{workdir} is an electra run: its discriminator has no masked-LM head "
                      "(read its generator's with rtd_diagnostics.py)")
   if min(lengths) < 3 or max(lengths) > config.data.max_seq_len:
     raise ValueError(f"lengths {lengths}: each must lie in 3..{config.data.max_seq_len} (the "
                      "run's max_seq_len), room for [CLS], one token and [SEP]")
-  tokenizer, _, evals = train.build_data(config, workdir)
+  tokenizer, _, evals = train.build_data(text_config, source)
   texts = long_examples(evals, tokenizer, max(lengths) - 2)
   if not texts:
-    raise ValueError(f"{workdir}: no held-out example has {max(lengths) - 2} tokens; give "
-                     "shorter --lengths")
+    raise ValueError(f"{source}: no held-out example has {max(lengths) - 2} tokens; give "
+                     "shorter --lengths or --texts from a run with longer examples")
   rows = []
   for step in steps:
     bundle = bundle_from_workdir(workdir, step)
     predict = _mlm(bundle.model, bundle.params)
     row = {"workdir": workdir, "step": int(bundle.source.rsplit(" step ", 1)[1]),
-           "examples": len(texts), "accuracy": {}}
+           "texts": source, "examples": len(texts), "accuracy": {}}
     for n in lengths:
       rng = np.random.default_rng(seed)  # the same masks for every checkpoint
       hits = total = 0
@@ -132,10 +147,13 @@ def main(argv=None):
   ap.add_argument("--workdir", required=True, help="a pretraining workdir with an MLM head")
   ap.add_argument("--steps", default="", help="checkpoint steps, comma-separated (default: last)")
   ap.add_argument("--lengths", default="16,32,64,128", help="window lengths n, comma-separated")
+  ap.add_argument("--texts", default=None, help="read this run's held-out examples instead "
+                  "(the same tokenizer): one text for runs whose own examples differ")
   ap.add_argument("--json", default="", help="write the figures here")
   a = ap.parse_args(argv)
   steps = [int(x) for x in a.steps.split(",") if x] or [None]
-  rows = diagnose(a.workdir, steps, [int(x) for x in a.lengths.split(",")])
+  rows = diagnose(a.workdir, steps, [int(x) for x in a.lengths.split(",")],
+                  texts_from=a.texts)
   print(table(rows))
   if a.json:  # a local path or gs://...
     from bertlab.storage import files

@@ -225,3 +225,10 @@ def test_the_length_script_reads_a_tiny_bert_run(runs, tmp_path):
     by_length.diagnose(runs["electra"], [None], [8])
   with pytest.raises(ValueError, match="each must lie in 3..32"):
     by_length.diagnose(runs["bert"], [None], [8, 64])
+  # Another run's text: the albert model read on the bert run's examples, the same masks, so
+  # the figures differ only by the model; a run on another tokenizer is refused.
+  albert = by_length.diagnose(runs["albert"], [10], [8, 16], texts_from=runs["bert"])[0]
+  assert albert["texts"] == runs["bert"] and albert["examples"] == r["examples"]
+  assert albert["accuracy"] != r["accuracy"]
+  with pytest.raises(ValueError, match="tokenizer is not"):
+    by_length.diagnose(runs["bert"], [10], [8], texts_from=runs["other"])
