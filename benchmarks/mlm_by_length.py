@@ -27,12 +27,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pair_task_diagnostics
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pair_task_diagnostics, figures_out
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
+from figures_out import show_and_save  # noqa: E402
 from pair_task_diagnostics import unmask  # noqa: E402
 
 MASK_FRACTION = 0.15
@@ -154,12 +155,7 @@ def main(argv=None):
   steps = [int(x) for x in a.steps.split(",") if x] or [None]
   rows = diagnose(a.workdir, steps, [int(x) for x in a.lengths.split(",")],
                   texts_from=a.texts)
-  print(table(rows))
-  if a.json:  # a local path or gs://...
-    from bertlab.storage import files
-
-    files.makedirs(os.path.dirname(a.json) or ".")
-    files.write_json(a.json, rows)
+  show_and_save(table(rows), rows, a.json)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # figures_out
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
+from figures_out import show_and_save  # noqa: E402
 
 TASKS = dict(bert="nsp", albert="sop")
 
@@ -179,12 +181,7 @@ def main(argv=None):
   a = ap.parse_args(argv)
   steps = [int(x) for x in a.steps.split(",") if x] or [None]
   rows = diagnose(a.workdir, steps, tuple(a.pairs))
-  print(table(rows))
-  if a.json:  # a local path or gs://...
-    from bertlab.storage import files
-
-    files.makedirs(os.path.dirname(a.json) or ".")
-    files.write_json(a.json, rows)
+  show_and_save(table(rows), rows, a.json)
 
 
 if __name__ == "__main__":
