@@ -30,9 +30,9 @@ def corpus(tmp_path):
   return d, tok_dir
 
 
-def _options(corpus, tok_dir, family="bert", **kw):
+def _options(corpus, tok_dir, family="bert", roberta_packing="full", **kw):
   return dict(family=family, corpus=[str(corpus / "*")], doc_per_line=False, max_seq_len=48,
-              seed=3, short_seq_prob=0.1, dupe_factor=1, roberta_packing="full",
+              seed=3, short_seq_prob=0.1, dupe_factor=1, roberta_packing=roberta_packing,
               tokenizer_kind="wordpiece", vocab_size=300, lowercase=True,
               tokenizer_dir=str(tok_dir), **kw)
 
@@ -42,9 +42,10 @@ def _rows(p: prepared.Prepared):
           for k in p.examples[0]}
 
 
-@pytest.mark.parametrize("family", ["bert", "roberta"])
-def test_shards_union_equals_one_preparation(tmp_path, corpus, family):
-  o = _options(*corpus, family=family)
+@pytest.mark.parametrize("family, packing", [("bert", "full"), ("roberta", "full"),
+                                             ("roberta", "doc")])
+def test_shards_union_equals_one_preparation(tmp_path, corpus, family, packing):
+  o = _options(*corpus, family=family, roberta_packing=packing)
   tok = prepare.resolve_tokenizer(o, str(tmp_path / "one"), may_train=False)
   assert prepare.prepare_shard(o, str(tmp_path / "one"), tok) is not None
   assert prepare.prepare_shard(o, str(tmp_path / "three"), tok, 2, 3) is None  # not all done
